@@ -1,0 +1,107 @@
+//! `splot pad`: the lecture's padding tables, computed through the same padding index map
+//! that `conv2d` reads its input through.
+
+use clap::Args;
+use splot::{Error, Padding2d, PaddingMode, Result, Tensor};
+use std::io::Write;
+
+/// The lecture's 4×4 example image.
+pub const LECTURE_INPUT: &str = "1 4 2 3; 6 1 1 7; 1 2 1 4; 1 5 1 2";
+
+#[derive(Args)]
+pub struct PadArgs {
+    /// Padding mode: zeros, replicate, symmetric, reflect or circular (default: all five).
+    #[arg(long)]
+    mode: Option<String>,
+    /// Padding on every side.
+    #[arg(long, default_value_t = 2)]
+    pad: usize,
+    /// The image, rows separated by ';', values by spaces or commas.
+    #[arg(long, default_value = LECTURE_INPUT)]
+    input: String,
+}
+
+/// Parses "1 2; 3 4" into a `[1, 1, rows, cols]` tensor.
+pub fn parse_image(text: &str) -> Result<Tensor> {
+    let err = |msg: String| Error::Parse {
+        what: "--input",
+        msg,
+    };
+    let rows: Vec<Vec<f32>> = text
+        .split(';')
+        .map(|row| {
+            row.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<f32>()
+                        .map_err(|_| err(format!("'{v}' is not a number")))
+                })
+                .collect::<Result<Vec<f32>>>()
+        })
+        .collect::<Result<_>>()?;
+    let cols = rows.first().map_or(0, Vec::len);
+    if cols == 0 {
+        return Err(err(format!("'{text}' holds no values")));
+    }
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
+        return Err(err(format!(
+            "row {} has {} values but row 1 has {cols}",
+            i + 1,
+            r.len()
+        )));
+    }
+    let h = rows.len();
+    Tensor::from_vec(rows.into_iter().flatten().collect(), &[1, 1, h, cols])
+}
+
+fn format_value(v: f32) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Formats the last two dimensions of a tensor as a right-aligned table.
+pub fn format_table(t: &Tensor) -> String {
+    let (h, w) = (t.dim(t.ndim() - 2), t.dim(t.ndim() - 1));
+    let cells: Vec<String> = t
+        .data()
+        .iter()
+        .take(h * w)
+        .map(|&v| format_value(v))
+        .collect();
+    let width = cells.iter().map(String::len).max().unwrap_or(1);
+    let mut out = String::new();
+    for row in cells.chunks(w) {
+        let line: Vec<String> = row.iter().map(|c| format!("{c:>width$}")).collect();
+        out.push_str(&line.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn run(args: &PadArgs) -> Result<()> {
+    let image = parse_image(&args.input)?;
+    let modes = match &args.mode {
+        Some(m) => vec![m.parse::<PaddingMode>()?],
+        None => PaddingMode::ALL.to_vec(),
+    };
+    let mut text = String::new();
+    if modes.len() > 1 {
+        text.push_str(&format!("input:\n{}\n", format_table(&image)));
+    }
+    for mode in &modes {
+        let padded = image.pad2d(Padding2d::same(args.pad), *mode)?;
+        if modes.len() > 1 {
+            text.push_str(&format!("{mode} (p = {}):\n", args.pad));
+        }
+        text.push_str(&format_table(&padded));
+        if modes.len() > 1 {
+            text.push('\n');
+        }
+    }
+    // A closed pipe (`splot pad | head`) is not an error worth a message.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The one error type of the library: every mistake a user can make (a wrong shape, an
+//! impossible configuration, a bad file) comes back as an [`Error`] that names the op, the
+//! file or the shapes involved. Panics are kept for broken internal invariants.
+
+use std::path::PathBuf;
+
+/// Errors returned by splot.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Tensor shapes that do not fit the operation.
+    #[error("{op}: {msg}")]
+    Shape {
+        /// The operation or layer that rejected the shapes.
+        op: &'static str,
+        /// What is wrong, with the shapes.
+        msg: String,
+    },
+    /// A configuration that cannot work (zero stride, padding wider than the mode allows…).
+    #[error("{op}: invalid configuration: {msg}")]
+    Config {
+        /// The operation or layer that rejected the configuration.
+        op: &'static str,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Input text or a value that could not be parsed.
+    #[error("{what}: {msg}")]
+    Parse {
+        /// What was being parsed.
+        what: &'static str,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Gradient computation was asked for something it cannot do.
+    #[error("backward: {0}")]
+    Autograd(String),
+}
+
+impl Error {
+    /// A shape error for `op`.
+    pub fn shape(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::Shape {
+            op,
+            msg: msg.into(),
+        }
+    }
+
+    /// A configuration error for `op`.
+    pub fn config(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::Config {
+            op,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// `Result` with splot's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,34 @@
+//! splot: convolutional neural networks in Rust.
+//!
+//! - [`Tensor`]: f32, NCHW, with define-by-run reverse-mode autograd ([`autograd`]).
+//! - [`ops`]: convolution with every padding mode of the lecture, elementwise arithmetic,
+//!   reductions, shapes, matrix products — each with its backward rule.
+//! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
+//!
+//! ```
+//! use splot::{Conv2dConfig, PaddingMode, Tensor};
+//! let x = Tensor::ones(&[1, 1, 4, 4]).with_grad();
+//! let w = Tensor::ones(&[1, 1, 3, 3]).with_grad();
+//! let cfg = Conv2dConfig::new().padding(1).padding_mode(PaddingMode::Replicate);
+//! let y = x.conv2d(&w, None, &cfg)?;
+//! assert_eq!(y.shape(), &[1, 1, 4, 4]);
+//! let grads = y.sum_all().backward()?;
+//! assert_eq!(grads.get(&w).unwrap().shape(), &[1, 1, 3, 3]);
+//! # Ok::<(), splot::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod autograd;
+pub mod cpu;
+mod error;
+pub mod ops;
+pub mod tensor;
+pub mod testing;
+
+pub use autograd::{no_grad, Gradients, NoGradGuard};
+pub use cpu::init_threads;
+pub use error::{Error, Result};
+pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::padding::{Padding2d, PaddingMode};
+pub use tensor::{Rng, Tensor};
