@@ -17,7 +17,7 @@ pub struct PadArgs {
     #[arg(long, default_value_t = 2)]
     pad: usize,
     /// The image, rows separated by ';', values by spaces or commas.
-    #[arg(long, default_value = LECTURE_INPUT)]
+    #[arg(long, default_value = LECTURE_INPUT, allow_hyphen_values = true)]
     input: String,
 }
 

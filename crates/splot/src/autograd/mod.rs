@@ -30,6 +30,29 @@ pub(crate) struct Node {
     pub backward: Box<dyn BackwardFn>,
 }
 
+impl Node {
+    /// Empties a node: its closure (dropping the parents it captured, which `parents` still
+    /// holds) and its parent list, which is returned.
+    fn take_parents(&mut self) -> Vec<Tensor> {
+        self.backward = Box::new(|_: &[f32], _: &[bool]| Ok(Vec::new()));
+        std::mem::take(&mut self.parents)
+    }
+}
+
+impl Drop for Node {
+    /// Frees a chain of nodes with a loop instead of recursion, so that dropping a graph
+    /// of any depth cannot overflow the stack.
+    fn drop(&mut self) {
+        let mut stack = self.take_parents();
+        while let Some(t) = stack.pop() {
+            if let Some(mut node) = t.into_last_node() {
+                stack.extend(node.take_parents());
+                // `node` is now empty, so dropping it here does not recurse.
+            }
+        }
+    }
+}
+
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
 }

@@ -272,7 +272,8 @@ pub fn conv2d_output_shape(
     Ok(vec![g.n, g.oc, g.oh, g.ow])
 }
 
-fn conv2d_geometry(
+/// The validated geometry of a convolution (what the kernels of [`crate::cpu::conv`] take).
+pub fn conv2d_geometry(
     x: &[usize],
     w: &[usize],
     bias: Option<&[usize]>,
@@ -336,7 +337,7 @@ fn conv2d_geometry(
 
 /// The geometry of the convolution whose adjoint is this transposed convolution: its input
 /// is the transposed convolution's output and vice versa.
-fn conv_transpose2d_geometry(
+pub fn conv_transpose2d_geometry(
     x: &[usize],
     w: &[usize],
     bias: Option<&[usize]>,

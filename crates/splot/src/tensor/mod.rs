@@ -253,6 +253,13 @@ impl Tensor {
     pub(crate) fn node(&self) -> Option<&Node> {
         self.inner.node.as_ref()
     }
+
+    /// The node of this tensor if this handle was the last one (the tensor is being freed).
+    pub(crate) fn into_last_node(self) -> Option<Node> {
+        Arc::try_unwrap(self.inner)
+            .ok()
+            .and_then(|mut inner| inner.node.take())
+    }
 }
 
 impl fmt::Debug for Tensor {

@@ -1,0 +1,125 @@
+//! The `splot` binary: `--help`, `--version`, and `splot pad` printing exactly the lecture's
+//! tables (`shared/lecture/README.md` §3), with clear errors for bad input.
+
+use std::process::{Command, Output};
+
+fn splot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splot"))
+        .args(args)
+        .output()
+        .expect("run splot")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+const TABLES: [(&str, &str); 5] = [
+    (
+        "zeros",
+        "0 0 0 0 0 0 0 0\n0 0 0 0 0 0 0 0\n0 0 1 4 2 3 0 0\n0 0 6 1 1 7 0 0\n0 0 1 2 1 4 0 0\n0 0 1 5 1 2 0 0\n0 0 0 0 0 0 0 0\n0 0 0 0 0 0 0 0\n",
+    ),
+    (
+        "replicate",
+        "1 1 1 4 2 3 3 3\n1 1 1 4 2 3 3 3\n1 1 1 4 2 3 3 3\n6 6 6 1 1 7 7 7\n1 1 1 2 1 4 4 4\n1 1 1 5 1 2 2 2\n1 1 1 5 1 2 2 2\n1 1 1 5 1 2 2 2\n",
+    ),
+    (
+        "symmetric",
+        "1 6 6 1 1 7 7 1\n4 1 1 4 2 3 3 2\n4 1 1 4 2 3 3 2\n1 6 6 1 1 7 7 1\n2 1 1 2 1 4 4 1\n5 1 1 5 1 2 2 1\n5 1 1 5 1 2 2 1\n2 1 1 2 1 4 4 1\n",
+    ),
+    (
+        "circular",
+        "1 4 1 2 1 4 1 2\n1 2 1 5 1 2 1 5\n2 3 1 4 2 3 1 4\n1 7 6 1 1 7 6 1\n1 4 1 2 1 4 1 2\n1 2 1 5 1 2 1 5\n2 3 1 4 2 3 1 4\n1 7 6 1 1 7 6 1\n",
+    ),
+    (
+        "reflect",
+        "1 2 1 2 1 4 1 2\n1 1 6 1 1 7 1 1\n2 4 1 4 2 3 2 4\n1 1 6 1 1 7 1 1\n1 2 1 2 1 4 1 2\n1 5 1 5 1 2 1 5\n1 2 1 2 1 4 1 2\n1 1 6 1 1 7 1 1\n",
+    ),
+];
+
+#[test]
+fn help_and_version() {
+    let o = splot(&["--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("pad"));
+    let o = splot(&["--version"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("splot "));
+}
+
+#[test]
+fn pad_prints_every_lecture_table() {
+    let o = splot(&["pad"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for (mode, table) in TABLES {
+        let section = format!("{mode} (p = 2):\n{table}");
+        assert!(out.contains(&section), "missing {mode} table in:\n{out}");
+    }
+}
+
+#[test]
+fn pad_one_mode_prints_just_its_table() {
+    for (mode, table) in TABLES {
+        let o = splot(&["pad", "--mode", mode]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), table, "{mode}");
+    }
+}
+
+#[test]
+fn pad_other_inputs() {
+    let o = splot(&[
+        "pad",
+        "--mode",
+        "symmetric",
+        "--pad",
+        "1",
+        "--input",
+        "1 2;3 4",
+    ]);
+    assert_eq!(stdout(&o), "1 1 2 2\n1 1 2 2\n3 3 4 4\n3 3 4 4\n");
+    let o = splot(&[
+        "pad",
+        "--mode",
+        "reflect",
+        "--pad",
+        "1",
+        "--input",
+        "1, 2, 3; 4 5 6",
+    ]);
+    assert_eq!(stdout(&o), "5 4 5 6 5\n2 1 2 3 2\n5 4 5 6 5\n2 1 2 3 2\n");
+    let o = splot(&["pad", "--mode", "zeros", "--pad", "1", "--input", "-1.5 10"]);
+    assert_eq!(
+        stdout(&o),
+        "   0    0    0    0\n   0 -1.5   10    0\n   0    0    0    0\n"
+    );
+}
+
+#[test]
+fn pad_errors_are_clear() {
+    let o = splot(&["pad", "--mode", "reflect", "--pad", "4"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("reflect") && e.contains("p < n") && e.contains("size 4"),
+        "{e}"
+    );
+    let o = splot(&["pad", "--mode", "symmetric", "--pad", "5"]);
+    assert!(stderr(&o).contains("p ≤ n"));
+    let o = splot(&["pad", "--mode", "mirror"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown mode 'mirror'"));
+    let o = splot(&["pad", "--input", "1 2; 3"]);
+    assert!(
+        stderr(&o).contains("row 2 has 1 values but row 1 has 2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = splot(&["pad", "--input", "1 x"]);
+    assert!(stderr(&o).contains("'x' is not a number"));
+}
