@@ -39,6 +39,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An error inside a layer of a network, with the layer's name.
+    #[error("{layer}: {source}")]
+    Layer {
+        /// The layer's name and kind, e.g. `features.3 (Conv2d)`.
+        layer: String,
+        /// What went wrong inside it.
+        source: Box<Error>,
+    },
     /// Gradient computation was asked for something it cannot do.
     #[error("backward: {0}")]
     Autograd(String),
@@ -50,6 +58,14 @@ impl Error {
         Error::Shape {
             op,
             msg: msg.into(),
+        }
+    }
+
+    /// This error, said to have happened inside `layer`.
+    pub fn in_layer(self, layer: impl Into<String>) -> Self {
+        Error::Layer {
+            layer: layer.into(),
+            source: Box::new(self),
         }
     }
 

@@ -22,6 +22,7 @@
 pub mod autograd;
 pub mod cpu;
 mod error;
+pub mod nn;
 pub mod ops;
 pub mod tensor;
 pub mod testing;
@@ -29,6 +30,8 @@ pub mod testing;
 pub use autograd::{no_grad, Gradients, NoGradGuard};
 pub use cpu::init_threads;
 pub use error::{Error, Result};
+pub use nn::{Mode, Module};
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::loss::{CrossEntropyConfig, Reduction};
 pub use ops::padding::{Padding2d, PaddingMode};
 pub use tensor::{Rng, Tensor};

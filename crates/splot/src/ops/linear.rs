@@ -49,3 +49,72 @@ impl Tensor {
         ))
     }
 }
+
+impl Tensor {
+    /// A fully connected layer's map: `y = x·Wᵀ + b` for `x [n, in]`, `weight [out, in]`,
+    /// `bias [out]` (PyTorch's `F.linear`).
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (sx, sw) = (self.shape(), weight.shape());
+        if sx.len() != 2 || sw.len() != 2 || sx[1] != sw[1] {
+            return Err(Error::shape(
+                "linear",
+                format!("input {sx:?} does not fit weight {sw:?}: needs [n, in] and [out, in]"),
+            ));
+        }
+        let (n, k, m) = (sx[0], sx[1], sw[0]);
+        if let Some(b) = bias {
+            if b.shape() != [m] {
+                return Err(Error::shape(
+                    "linear",
+                    format!("bias must be [{m}] for weight {sw:?}, got {:?}", b.shape()),
+                ));
+            }
+        }
+        let mut out = vec![0.0f32; n * m];
+        if let Some(b) = bias {
+            let b = b.data();
+            out.chunks_mut(m).for_each(|row| row.copy_from_slice(&b));
+        }
+        sgemm(
+            MatRef::row_major(&self.data(), n, k),
+            MatRef::row_major(&weight.data(), m, k).t(),
+            &mut out,
+            bias.is_some(),
+        );
+        let (x, w) = (self.clone(), weight.clone());
+        let mut parents = vec![self, weight];
+        parents.extend(bias);
+        Ok(Tensor::from_op(
+            "linear",
+            vec![n, m],
+            out,
+            &parents,
+            move |g, needs| {
+                let gm = MatRef::row_major(g, n, m);
+                // ∂loss/∂x = g·W
+                let gx = needs[0].then(|| {
+                    let mut gx = vec![0.0f32; n * k];
+                    sgemm(gm, MatRef::row_major(&w.data(), m, k), &mut gx, false);
+                    gx
+                });
+                // ∂loss/∂W = gᵀ·x
+                let gw = needs[1].then(|| {
+                    let mut gw = vec![0.0f32; m * k];
+                    sgemm(gm.t(), MatRef::row_major(&x.data(), n, k), &mut gw, false);
+                    gw
+                });
+                let mut grads = vec![gx, gw];
+                if needs.len() == 3 {
+                    // ∂loss/∂b = Σ_rows g
+                    grads.push(needs[2].then(|| {
+                        let mut gb = vec![0.0f32; m];
+                        g.chunks(m)
+                            .for_each(|row| gb.iter_mut().zip(row).for_each(|(a, b)| *a += b));
+                        gb
+                    }));
+                }
+                Ok(grads)
+            },
+        ))
+    }
+}

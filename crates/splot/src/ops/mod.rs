@@ -1,9 +1,12 @@
 //! Operations, one file per family; each holds the forward computation and its backward
 //! rule side by side. Ops are methods of [`crate::Tensor`].
 
+pub mod activation;
 pub mod conv;
+pub mod dropout;
 pub mod elementwise;
 pub mod linear;
+pub mod loss;
 pub mod padding;
 pub mod reduce;
 pub mod shape;

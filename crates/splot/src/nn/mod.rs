@@ -1,0 +1,132 @@
+//! The layer API: a [`Module`] trait whose `forward` takes the [`Mode`] explicitly (no hidden
+//! global training flag), named parameters and buffers that follow PyTorch's `state_dict`
+//! names (`features.0.weight`, `layer1.0.bn1.running_mean`), and parameter freezing.
+//!
+//! A module reports only its own tensors and its direct children; [`named_tensors`] walks the
+//! tree and builds the dotted names, so every model gets the same naming for free.
+
+mod container;
+mod layers;
+
+pub use container::{Concat, Residual, Sequential};
+pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Training or evaluation. Batch norm uses batch statistics and updates its running ones
+/// only in `Train`; dropout is the identity in `Eval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Training: batch statistics, dropout active.
+    Train,
+    /// Evaluation: running statistics, no dropout.
+    Eval,
+}
+
+impl Mode {
+    /// Whether this is `Train`.
+    pub fn is_training(self) -> bool {
+        self == Mode::Train
+    }
+}
+
+/// Whether a named tensor is learned or only carried along (PyTorch's buffers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// Learned by the optimiser.
+    Parameter,
+    /// State that is saved but not learned (batch norm's running statistics).
+    Buffer,
+}
+
+/// A tensor of a module with its full dotted name.
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    /// `state_dict` name, e.g. `features.0.weight`.
+    pub name: String,
+    /// The tensor (a handle: updating its data updates the module).
+    pub tensor: Tensor,
+    /// Parameter or buffer.
+    pub kind: TensorKind,
+}
+
+/// A layer or a network.
+pub trait Module: Send + Sync {
+    /// The layer's type name as PyTorch spells it (`Conv2d`, `Sequential`…).
+    fn kind(&self) -> &'static str;
+
+    /// Computes the output for an input in the given mode.
+    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor>;
+
+    /// The module's own parameters and buffers (not its children's), with local names.
+    fn own_tensors(&self) -> Vec<(&'static str, Tensor, TensorKind)> {
+        Vec::new()
+    }
+
+    /// The direct children, with their local names.
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
+}
+
+/// Every parameter and buffer of `module` and its descendants, in definition order, with
+/// dotted `state_dict` names.
+pub fn named_tensors(module: &dyn Module) -> Vec<NamedTensor> {
+    fn walk(m: &dyn Module, prefix: &str, out: &mut Vec<NamedTensor>) {
+        for (name, tensor, kind) in m.own_tensors() {
+            out.push(NamedTensor {
+                name: format!("{prefix}{name}"),
+                tensor,
+                kind,
+            });
+        }
+        for (name, child) in m.children() {
+            walk(child, &format!("{prefix}{name}."), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(module, "", &mut out);
+    out
+}
+
+/// The learned parameters of `module`, with names.
+pub fn parameters(module: &dyn Module) -> Vec<NamedTensor> {
+    named_tensors(module)
+        .into_iter()
+        .filter(|t| t.kind == TensorKind::Parameter)
+        .collect()
+}
+
+/// Number of scalar parameters (trainable or frozen).
+pub fn num_parameters(module: &dyn Module) -> usize {
+    parameters(module).iter().map(|p| p.tensor.numel()).sum()
+}
+
+/// Freezes (`false`) or unfreezes (`true`) every parameter of `module`: frozen parameters
+/// receive no gradient and add no nodes to the graph.
+pub fn set_trainable(module: &dyn Module, trainable: bool) {
+    for p in parameters(module) {
+        p.tensor.set_requires_grad(trainable);
+    }
+}
+
+/// The descendant at a dotted path (`"features.3"`), or an error listing the children.
+pub fn submodule<'a>(module: &'a dyn Module, path: &str) -> Result<&'a dyn Module> {
+    let mut m = module;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let children = m.children();
+        let names: Vec<String> = children.iter().map(|(n, _)| n.clone()).collect();
+        m = children
+            .into_iter()
+            .find(|(n, _)| n == part)
+            .map(|(_, c)| c)
+            .ok_or_else(|| {
+                Error::config(
+                    "submodule",
+                    format!("no child '{part}' in path '{path}'; children are {names:?}"),
+                )
+            })?;
+    }
+    Ok(m)
+}
