@@ -24,6 +24,7 @@ pub mod cpu;
 mod error;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 pub mod testing;
 
