@@ -21,6 +21,7 @@
 
 pub mod autograd;
 pub mod cpu;
+pub mod data;
 mod error;
 pub mod nn;
 pub mod ops;
