@@ -4,6 +4,7 @@
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
+pub mod norm;
 pub mod padding;
 pub mod reduce;
 pub mod shape;
