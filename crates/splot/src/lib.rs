@@ -2,7 +2,8 @@
 //!
 //! - [`Tensor`]: f32, NCHW, with define-by-run reverse-mode autograd ([`autograd`]).
 //! - [`ops`]: convolution with every padding mode of the lecture, elementwise arithmetic,
-//!   reductions, shapes, matrix products — each with its backward rule.
+//!   reductions, shapes, matrix products, batch and local response normalisation — each
+//!   with its backward rule.
 //! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
 //!
 //! ```
@@ -35,5 +36,6 @@ pub use error::{Error, Result};
 pub use nn::{Mode, Module};
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::loss::{CrossEntropyConfig, Reduction};
+pub use ops::norm::{BatchNormConfig, LrnConfig, LrnConvention};
 pub use ops::padding::{Padding2d, PaddingMode};
 pub use tensor::{Rng, Tensor};

@@ -7,6 +7,7 @@ pub mod dropout;
 pub mod elementwise;
 pub mod linear;
 pub mod loss;
+pub mod norm;
 pub mod padding;
 pub mod reduce;
 pub mod shape;
