@@ -5,5 +5,6 @@ pub mod conv;
 pub mod elementwise;
 pub mod linear;
 pub mod padding;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
