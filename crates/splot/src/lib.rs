@@ -1,8 +1,9 @@
 //! splot: convolutional neural networks in Rust.
 //!
 //! - [`Tensor`]: f32, NCHW, with define-by-run reverse-mode autograd ([`autograd`]).
-//! - [`ops`]: convolution with every padding mode of the lecture, elementwise arithmetic,
-//!   reductions, shapes, matrix products, batch and local response normalisation — each
+//! - [`ops`]: convolution with every padding mode of the lecture, pooling (max, average,
+//!   global, adaptive), activations, dropout, batch and local response normalisation,
+//!   losses, elementwise arithmetic, reductions, shapes, matrix products — each
 //!   with its backward rule.
 //! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
 //!
@@ -38,4 +39,5 @@ pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::loss::{CrossEntropyConfig, Reduction};
 pub use ops::norm::{BatchNormConfig, LrnConfig, LrnConvention};
 pub use ops::padding::{Padding2d, PaddingMode};
+pub use ops::pool::Pool2dConfig;
 pub use tensor::{Rng, Tensor};

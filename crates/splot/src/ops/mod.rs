@@ -9,5 +9,6 @@ pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod padding;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
