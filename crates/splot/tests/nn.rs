@@ -178,3 +178,57 @@ fn residual_and_concat_blocks() {
         &[1, 8, 4, 4]
     );
 }
+
+#[test]
+fn batch_norm_layer_buffers_and_modes() {
+    use splot::nn::{BatchNorm, LocalResponseNorm, Pool};
+    use splot::{LrnConfig, Pool2dConfig};
+    let mut rng = Rng::seed(6);
+    let net = Sequential::new()
+        .push(Conv2d::new(1, 3, [3, 3], Conv2dConfig::new(), &mut rng).unwrap())
+        .push(BatchNorm::new_2d(3).unwrap())
+        .push(LocalResponseNorm(LrnConfig::alexnet()))
+        .push(Pool::Max(Pool2dConfig::new(2)));
+    let names: Vec<(String, TensorKind)> = nn::named_tensors(&net)
+        .into_iter()
+        .map(|t| (t.name, t.kind))
+        .collect();
+    let want = [
+        ("0.weight", TensorKind::Parameter),
+        ("0.bias", TensorKind::Parameter),
+        ("1.weight", TensorKind::Parameter),
+        ("1.bias", TensorKind::Parameter),
+        ("1.running_mean", TensorKind::Buffer),
+        ("1.running_var", TensorKind::Buffer),
+        ("1.num_batches_tracked", TensorKind::Buffer),
+    ];
+    assert_eq!(names, want.map(|(n, k)| (n.to_string(), k)));
+    let buffers = || -> Vec<Vec<f32>> {
+        nn::named_tensors(&net)
+            .into_iter()
+            .filter(|t| t.kind == TensorKind::Buffer)
+            .map(|t| t.tensor.to_vec())
+            .collect()
+    };
+    let x = Tensor::randn(&[4, 1, 6, 6], 1.0, 2.0, &mut rng);
+    let before = buffers();
+    for _ in 0..3 {
+        net.forward(&x, Mode::Eval).unwrap();
+    }
+    assert_eq!(
+        buffers(),
+        before,
+        "evaluation must not touch running statistics"
+    );
+    assert_eq!(net.forward(&x, Mode::Eval).unwrap().shape(), &[4, 3, 2, 2]);
+    net.forward(&x, Mode::Train).unwrap();
+    let after = buffers();
+    assert_ne!(after[0], before[0]);
+    assert_eq!(after[2], vec![1.0], "one training step tracked");
+    let e = BatchNorm::new_2d(3)
+        .unwrap()
+        .forward(&Tensor::zeros(&[2, 3]), Mode::Eval)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("BatchNorm2d") && e.contains("[2, 3]"), "{e}");
+}

@@ -2,7 +2,7 @@
 
 use crate::tensor::{Rng, Tensor};
 
-/// `n` grey `size × size` images of noise with one bright Gaussian blob, and the quadrant
+/// `n` grey `size × size` images of noise (σ 0.5) with one Gaussian blob of height 0.8, and the quadrant
 /// that holds the blob's centre as the label (0 top-left, 1 top-right, 2 bottom-left,
 /// 3 bottom-right). Returns `([n, 1, size, size], labels)`. `size` must be at least 8.
 pub fn blob_quadrants(n: usize, size: usize, rng: &mut Rng) -> (Tensor, Vec<usize>) {
@@ -20,7 +20,8 @@ pub fn blob_quadrants(n: usize, size: usize, rng: &mut Rng) -> (Tensor, Vec<usiz
         for y in 0..size {
             for x in 0..size {
                 let d2 = (y as f32 - cy).powi(2) + (x as f32 - cx).powi(2);
-                img[y * size + x] = 1.5 * (-d2 / (2.0 * sigma * sigma)).exp() + rng.normal(0.0, 0.3);
+                img[y * size + x] =
+                    0.8 * (-d2 / (2.0 * sigma * sigma)).exp() + rng.normal(0.0, 0.5);
             }
         }
         labels.push(label);

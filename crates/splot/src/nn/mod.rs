@@ -7,9 +7,11 @@
 
 mod container;
 mod layers;
+mod pool_norm;
 
 pub use container::{Concat, Residual, Sequential};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
+pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
