@@ -18,6 +18,29 @@ fn default_bias(len: usize, fan_in: usize, rng: &mut Rng) -> Tensor {
     Tensor::rand_uniform(&[len], -bound, bound, rng).with_grad()
 }
 
+/// Channels positive and divisible by the groups, a positive kernel.
+fn check_channels(
+    layer: &'static str,
+    in_channels: usize,
+    out_channels: usize,
+    kernel: [usize; 2],
+    groups: usize,
+) -> Result<()> {
+    let ok = groups > 0
+        && in_channels > 0
+        && out_channels > 0
+        && in_channels % groups == 0
+        && out_channels % groups == 0
+        && !kernel.contains(&0);
+    if !ok {
+        return Err(Error::config(
+            layer,
+            format!("{in_channels} → {out_channels} channels with kernel {kernel:?} and groups {groups}: channels must be positive and divisible by groups, the kernel positive"),
+        ));
+    }
+    Ok(())
+}
+
 fn weight_and_bias(
     weight: &Tensor,
     bias: &Option<Tensor>,
@@ -50,18 +73,7 @@ impl Conv2d {
         rng: &mut Rng,
     ) -> Result<Self> {
         let g = cfg.groups;
-        if g == 0
-            || in_channels % g != 0
-            || out_channels % g != 0
-            || kernel.contains(&0)
-            || in_channels == 0
-            || out_channels == 0
-        {
-            return Err(Error::config(
-                "Conv2d",
-                format!("{in_channels} → {out_channels} channels with kernel {kernel:?} and groups {g}: channels must be positive and divisible by groups, the kernel positive"),
-            ));
-        }
+        check_channels("Conv2d", in_channels, out_channels, kernel, g)?;
         let shape = [out_channels, in_channels / g, kernel[0], kernel[1]];
         let weight = default_weight(&shape, rng);
         let bias = Some(default_bias(out_channels, fans(&shape).0, rng));
@@ -108,18 +120,7 @@ impl ConvTranspose2d {
         rng: &mut Rng,
     ) -> Result<Self> {
         let g = cfg.groups;
-        if g == 0
-            || in_channels % g != 0
-            || out_channels % g != 0
-            || kernel.contains(&0)
-            || in_channels == 0
-            || out_channels == 0
-        {
-            return Err(Error::config(
-                "ConvTranspose2d",
-                format!("{in_channels} → {out_channels} channels with kernel {kernel:?} and groups {g}: channels must be positive and divisible by groups, the kernel positive"),
-            ));
-        }
+        check_channels("ConvTranspose2d", in_channels, out_channels, kernel, g)?;
         let shape = [in_channels, out_channels / g, kernel[0], kernel[1]];
         let weight = default_weight(&shape, rng);
         let bias = Some(default_bias(out_channels, fans(&shape).0, rng));

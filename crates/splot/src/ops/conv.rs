@@ -75,45 +75,56 @@ impl Default for Conv2dConfig {
     }
 }
 
+/// Builder methods shared by both convolution configurations.
+macro_rules! shared_conv_builders {
+    ($t:ty) => {
+        impl $t {
+            /// The same stride on both axes.
+            pub fn stride(mut self, s: usize) -> Self {
+                self.stride = [s, s];
+                self
+            }
+            /// Stride per axis.
+            pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
+                self.stride = [sh, sw];
+                self
+            }
+            /// The same padding on all four sides.
+            pub fn padding(mut self, p: usize) -> Self {
+                self.padding = Padding2d::same(p);
+                self
+            }
+            /// Padding per side.
+            pub fn padding_sides(mut self, padding: Padding2d) -> Self {
+                self.padding = padding;
+                self
+            }
+            /// The same dilation on both axes.
+            pub fn dilation(mut self, d: usize) -> Self {
+                self.dilation = [d, d];
+                self
+            }
+            /// Dilation per axis.
+            pub fn dilation_hw(mut self, dh: usize, dw: usize) -> Self {
+                self.dilation = [dh, dw];
+                self
+            }
+            /// Number of groups.
+            pub fn groups(mut self, g: usize) -> Self {
+                self.groups = g;
+                self
+            }
+        }
+    };
+}
+
+shared_conv_builders!(Conv2dConfig);
+shared_conv_builders!(ConvTranspose2dConfig);
+
 impl Conv2dConfig {
     /// Stride 1, no padding, no dilation, one group, zero padding mode.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// The same stride on both axes.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.stride = [s, s];
-        self
-    }
-    /// Stride per axis.
-    pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
-        self.stride = [sh, sw];
-        self
-    }
-    /// The same padding on all four sides.
-    pub fn padding(mut self, p: usize) -> Self {
-        self.padding = Padding2d::same(p);
-        self
-    }
-    /// Padding per side.
-    pub fn padding_sides(mut self, padding: Padding2d) -> Self {
-        self.padding = padding;
-        self
-    }
-    /// The same dilation on both axes.
-    pub fn dilation(mut self, d: usize) -> Self {
-        self.dilation = [d, d];
-        self
-    }
-    /// Dilation per axis.
-    pub fn dilation_hw(mut self, dh: usize, dw: usize) -> Self {
-        self.dilation = [dh, dw];
-        self
-    }
-    /// Number of groups.
-    pub fn groups(mut self, g: usize) -> Self {
-        self.groups = g;
-        self
     }
     /// Padding mode.
     pub fn padding_mode(mut self, mode: PaddingMode) -> Self {
@@ -155,44 +166,9 @@ impl ConvTranspose2dConfig {
     pub fn new() -> Self {
         Self::default()
     }
-    /// The same stride on both axes.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.stride = [s, s];
-        self
-    }
-    /// Stride per axis.
-    pub fn stride_hw(mut self, sh: usize, sw: usize) -> Self {
-        self.stride = [sh, sw];
-        self
-    }
-    /// The same padding on all four sides.
-    pub fn padding(mut self, p: usize) -> Self {
-        self.padding = Padding2d::same(p);
-        self
-    }
-    /// Padding per side.
-    pub fn padding_sides(mut self, padding: Padding2d) -> Self {
-        self.padding = padding;
-        self
-    }
     /// Output padding per axis.
     pub fn output_padding(mut self, oph: usize, opw: usize) -> Self {
         self.output_padding = [oph, opw];
-        self
-    }
-    /// The same dilation on both axes.
-    pub fn dilation(mut self, d: usize) -> Self {
-        self.dilation = [d, d];
-        self
-    }
-    /// Dilation per axis.
-    pub fn dilation_hw(mut self, dh: usize, dw: usize) -> Self {
-        self.dilation = [dh, dw];
-        self
-    }
-    /// Number of groups.
-    pub fn groups(mut self, g: usize) -> Self {
-        self.groups = g;
         self
     }
 }
