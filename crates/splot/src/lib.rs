@@ -25,6 +25,7 @@ pub mod autograd;
 pub mod cpu;
 pub mod data;
 mod error;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;

@@ -285,7 +285,7 @@ pub fn conv2d_geometry(
         return Err(Error::shape(
             OP,
             format!(
-                "empty output: a {}×{} kernel with dilation {:?} spans more than input {x:?} padded by {p:?}",
+                "empty output: a {}×{} kernel with dilation {:?} spans more than input {x:?} padded by {p}",
                 w[2], w[3], cfg.dilation
             ),
         ));
@@ -369,7 +369,7 @@ pub fn conv_transpose2d_geometry(
     let (Some(oh), Some(ow)) = (oh, ow) else {
         return Err(Error::shape(
             OP,
-            format!("empty output: padding {p:?} removes the whole output of input {x:?} with weight {w:?}"),
+            format!("empty output: padding {p} removes the whole output of input {x:?} with weight {w:?}"),
         ));
     };
     Ok(ConvGeometry {

@@ -140,6 +140,16 @@ pub struct Padding2d {
     pub right: usize,
 }
 
+impl fmt::Display for Padding2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "(top {}, bottom {}, left {}, right {})",
+            self.top, self.bottom, self.left, self.right
+        )
+    }
+}
+
 impl Padding2d {
     /// The same padding `p` on all four sides.
     pub fn same(p: usize) -> Self {

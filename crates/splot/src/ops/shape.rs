@@ -157,3 +157,53 @@ impl Tensor {
         Ok(parts)
     }
 }
+
+impl Tensor {
+    /// Picks entries `indices` along `axis` (PyTorch's `index_select`); an index may repeat.
+    /// Backward adds each output slice's gradient into the slice it was picked from.
+    pub fn index_select(&self, axis: usize, indices: &[usize]) -> Result<Tensor> {
+        let (outer, len, inner) = split_at_axis("index_select", self.shape(), axis)?;
+        if let Some(&bad) = indices.iter().find(|&&i| i >= len) {
+            return Err(Error::shape(
+                "index_select",
+                format!(
+                    "index {bad} is out of range for axis {axis} of shape {:?}",
+                    self.shape()
+                ),
+            ));
+        }
+        let picks = indices.to_vec();
+        let k = picks.len();
+        let mut out = vec![0.0f32; outer * k * inner];
+        {
+            let d = self.data();
+            for o in 0..outer {
+                for (j, &i) in picks.iter().enumerate() {
+                    out[(o * k + j) * inner..][..inner]
+                        .copy_from_slice(&d[(o * len + i) * inner..][..inner]);
+                }
+            }
+        }
+        let mut shape = self.shape().to_vec();
+        shape[axis] = k;
+        Ok(Tensor::from_op(
+            "index_select",
+            shape,
+            out,
+            &[self],
+            move |g, _| {
+                // ∂loss/∂x[i] = Σ over the picks j with indices[j] = i of g[j]
+                let mut gx = vec![0.0f32; outer * len * inner];
+                for o in 0..outer {
+                    for (j, &i) in picks.iter().enumerate() {
+                        gx[(o * len + i) * inner..][..inner]
+                            .iter_mut()
+                            .zip(&g[(o * k + j) * inner..][..inner])
+                            .for_each(|(a, b)| *a += b);
+                    }
+                }
+                Ok(vec![Some(gx)])
+            },
+        ))
+    }
+}
