@@ -1,6 +1,7 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
 mod pad;
+mod summary;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Show how each padding mode invents the border of an image (the lecture's tables).
     Pad(pad::PadArgs),
+    /// Print a network layer by layer: output shapes and parameter counts.
+    Summary(summary::SummaryArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     splot::init_threads(cli.threads);
     let result = match cli.command {
         Command::Pad(args) => pad::run(&args),
+        Command::Summary(args) => summary::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

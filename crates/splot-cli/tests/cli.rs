@@ -123,3 +123,23 @@ fn pad_errors_are_clear() {
     let o = splot(&["pad", "--input", "1 x"]);
     assert!(stderr(&o).contains("'x' is not a number"));
 }
+
+#[test]
+fn summary_of_lenet5() {
+    let o = splot(&["summary", "lenet5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "c3               ConnectionTableConv          16×10×10        1 516",
+        "total parameters: 60 850",
+    ] {
+        assert!(out.contains(line), "missing '{line}' in\n{out}");
+    }
+    let o = splot(&["summary", "lenet5", "--input", "1x28x28"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("c5 (Conv2d)"), "{}", stderr(&o));
+    let o = splot(&["summary", "nonet"]);
+    assert!(stderr(&o).contains("unknown model 'nonet'") && stderr(&o).contains("lenet5-relu"));
+    let o = splot(&["summary", "lenet5", "--input", "1x28"]);
+    assert!(stderr(&o).contains("C×H×W"));
+}

@@ -3,7 +3,7 @@
 pub mod lenet5;
 
 use crate::error::{Error, Result};
-use crate::nn::Module;
+use crate::nn::Sequential;
 use crate::tensor::Rng;
 
 /// Names accepted by [`build`].
@@ -11,11 +11,11 @@ pub const MODEL_NAMES: [&str; 2] = ["lenet5", "lenet5-relu"];
 
 /// A network by name, freshly initialised from `seed`, with the input shape `[c, h, w]` it
 /// expects.
-pub fn build(name: &str, seed: u64) -> Result<(Box<dyn Module>, [usize; 3])> {
+pub fn build(name: &str, seed: u64) -> Result<(Sequential, [usize; 3])> {
     let mut rng = Rng::seed(seed);
     match name {
-        "lenet5" => Ok((Box::new(lenet5::lenet5(&mut rng)?), lenet5::INPUT)),
-        "lenet5-relu" => Ok((Box::new(lenet5::lenet5_relu(0.0, &mut rng)?), lenet5::INPUT)),
+        "lenet5" => Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
+        "lenet5-relu" => Ok((lenet5::lenet5_relu(0.0, &mut rng)?, lenet5::INPUT)),
         _ => Err(Error::config(
             "models",
             format!(

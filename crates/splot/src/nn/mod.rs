@@ -8,10 +8,12 @@
 mod container;
 mod layers;
 mod pool_norm;
+mod summary;
 
 pub use container::{Concat, Residual, Sequential};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
+pub use summary::{format_summary, group_thousands, summary, SummaryRow};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -1,0 +1,44 @@
+//! `splot summary MODEL`: each layer's output shape and parameter count, and totals.
+
+use clap::Args;
+use splot::nn::{format_summary, summary};
+use splot::{Error, Result};
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    /// The network: one of the names `splot summary --help` lists (lenet5, lenet5-relu…).
+    model: String,
+    /// Input size as C×H×W (or CxHxW); default: what the network was designed for.
+    #[arg(long)]
+    input: Option<String>,
+}
+
+/// Parses "3×224×224" or "3x224x224".
+pub fn parse_input_shape(text: &str) -> Result<Vec<usize>> {
+    let dims: Vec<usize> = text
+        .split(['×', 'x', 'X', ','])
+        .map(|d| d.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Parse {
+            what: "--input",
+            msg: format!("'{text}' is not C×H×W"),
+        })?;
+    if dims.len() != 3 || dims.contains(&0) {
+        return Err(Error::Parse {
+            what: "--input",
+            msg: format!("'{text}' must be three positive sizes C×H×W"),
+        });
+    }
+    Ok(dims)
+}
+
+pub fn run(args: &SummaryArgs) -> Result<()> {
+    let (net, default_input) = splot::models::build(&args.model, 0)?;
+    let input = match &args.input {
+        Some(text) => parse_input_shape(text)?,
+        None => default_input.to_vec(),
+    };
+    let rows = summary(&net, &input)?;
+    print!("{}", format_summary(&rows, &input));
+    Ok(())
+}
