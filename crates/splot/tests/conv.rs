@@ -338,7 +338,7 @@ fn axis_size(mode: PaddingMode, span: usize, before: usize, after: usize, extra:
 
 fn conv_case(max_extra: usize) -> impl Strategy<Value = ConvCase> {
     (
-        (1..=2usize, 1..=2usize, 1..=2usize, 1..=2usize, 0..5usize),
+        (1..=3usize, 1..=2usize, 1..=2usize, 1..=2usize, 0..5usize),
         (
             proptest::array::uniform2(1..=3usize),
             proptest::array::uniform2(1..=2usize),

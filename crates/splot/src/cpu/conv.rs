@@ -16,7 +16,7 @@
 //! A transposed convolution is the adjoint of a convolution: its forward is
 //! `backward_input`, and its input gradient is `forward` (see `ops::conv`).
 
-use super::gemm::{sgemm, MatRef};
+use super::gemm::{sgemm_with, MatRef};
 use crate::ops::padding::PaddingMode;
 use rayon::prelude::*;
 
@@ -123,54 +123,134 @@ impl ConvGeometry {
     }
 }
 
-/// The precomputed index maps of one convolution.
+/// The precomputed index maps of one convolution. `interior[kj] = (lo, hi, first)`: for
+/// outputs `lo ≤ ox < hi` tap `kj` reads inside the image, at column `first + (ox − lo)·sw`
+/// (the map is the identity there), so those runs are plain (strided) copies.
 struct Maps {
     rows: Vec<usize>,
     cols: Vec<usize>,
+    interior: Vec<(usize, usize, usize)>,
 }
 
 impl Maps {
     fn new(g: &ConvGeometry) -> Self {
+        let interior = (0..g.kw)
+            .map(|kj| {
+                let inside = |ox: usize| {
+                    let i = ConvGeometry::tap(ox, kj, g.stride_w, g.dilation_w, g.pad_left);
+                    (0..g.w as isize).contains(&i)
+                };
+                let lo = (0..g.ow).find(|&ox| inside(ox)).unwrap_or(g.ow);
+                let hi = (lo..g.ow).find(|&ox| !inside(ox)).unwrap_or(g.ow);
+                let first = if lo < hi {
+                    ConvGeometry::tap(lo, kj, g.stride_w, g.dilation_w, g.pad_left) as usize
+                } else {
+                    0
+                };
+                (lo, hi, first)
+            })
+            .collect();
         Maps {
             rows: g.row_map(),
             cols: g.col_map(),
+            interior,
         }
     }
 }
 
-/// Fills `col [ckk, l]` for group `grp` of one image `x [c, h, w]`.
-fn im2col(g: &ConvGeometry, maps: &Maps, x: &[f32], grp: usize, col: &mut [f32]) {
-    let (l, hw, kk) = (g.l(), g.h * g.w, g.kh * g.kw);
-    col.par_chunks_mut(l)
-        .with_min_len(8)
-        .enumerate()
-        .for_each(|(r, row)| {
-            let (cl, ki, kj) = (r / kk, (r / g.kw) % g.kh, r % g.kw);
-            let src = &x[(grp * g.cg() + cl) * hw..][..hw];
-            let cmap = &maps.cols[kj * g.ow..][..g.ow];
+/// How the kernels share out work: with at least as many images as threads, each thread
+/// takes a contiguous run of images and works alone (no synchronisation inside); with fewer
+/// images, the images are done one block at a time with parallel im2col and GEMM.
+fn images_per_task(n: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    (threads > 1 && n >= threads).then(|| n.div_ceil(threads))
+}
+
+/// Columns budget: images are processed in blocks whose column matrix holds at most this
+/// many values (16 MiB), so memory stays bounded for any batch.
+const COL_BUDGET: usize = 1 << 22;
+
+fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
+    (COL_BUDGET / (g.ckk() * g.l()).max(1)).clamp(1, images.max(1))
+}
+
+/// Fills `col [ckk, nb·l]` for group `grp` of `nb` consecutive images `x [nb, c, h, w]`:
+/// column `i·l + oy·ow + ox` of row `(cl, ki, kj)` is the input pixel that tap `(ki, kj)`
+/// of output `(oy, ox)` of image `i` reads, through the padding maps.
+fn im2col(
+    g: &ConvGeometry,
+    maps: &Maps,
+    x: &[f32],
+    nb: usize,
+    grp: usize,
+    col: &mut [f32],
+    parallel: bool,
+) {
+    let (l, hw, chw, kk) = (g.l(), g.h * g.w, g.c * g.h * g.w, g.kh * g.kw);
+    let fill_row = |r: usize, row: &mut [f32]| {
+        let (cl, ki, kj) = (r / kk, (r / g.kw) % g.kh, r % g.kw);
+        let cmap = &maps.cols[kj * g.ow..][..g.ow];
+        for i in 0..nb {
+            let src = &x[i * chw + (grp * g.cg() + cl) * hw..][..hw];
             for oy in 0..g.oh {
-                let dst = &mut row[oy * g.ow..][..g.ow];
+                let dst = &mut row[i * l + oy * g.ow..][..g.ow];
                 let sr = maps.rows[ki * g.oh + oy];
                 if sr == OUTSIDE {
                     dst.fill(0.0);
                     continue;
                 }
                 let srow = &src[sr * g.w..][..g.w];
-                for (d, &sc) in dst.iter_mut().zip(cmap) {
+                let (lo, hi, first) = maps.interior[kj];
+                let (left, rest) = dst.split_at_mut(lo);
+                let (middle, right) = rest.split_at_mut(hi - lo);
+                for (d, &sc) in left
+                    .iter_mut()
+                    .zip(&cmap[..lo])
+                    .chain(right.iter_mut().zip(&cmap[hi..]))
+                {
                     *d = if sc == OUTSIDE { 0.0 } else { srow[sc] };
                 }
+                if g.stride_w == 1 {
+                    middle.copy_from_slice(&srow[first..first + hi - lo]);
+                } else {
+                    for (d, &v) in middle
+                        .iter_mut()
+                        .zip(srow[first..].iter().step_by(g.stride_w))
+                    {
+                        *d = v;
+                    }
+                }
             }
-        });
+        }
+    };
+    let col = &mut col[..g.ckk() * nb * l];
+    if parallel {
+        col.par_chunks_mut(nb * l)
+            .enumerate()
+            .for_each(|(r, row)| fill_row(r, row));
+    } else {
+        col.chunks_mut(nb * l)
+            .enumerate()
+            .for_each(|(r, row)| fill_row(r, row));
+    }
 }
 
-/// Scatters `dcol [ckk, l]` of group `grp` into the gradient of one image, `gx_grp [cg, h, w]`
+/// Scatters `dcol [ckk, nb·l]` of group `grp` into the gradient `gx [nb, c, h, w]`
 /// (accumulating): the adjoint of [`im2col`].
-fn col2im(g: &ConvGeometry, maps: &Maps, dcol: &[f32], gx_grp: &mut [f32]) {
-    let (l, hw, kk) = (g.l(), g.h * g.w, g.kh * g.kw);
-    gx_grp.par_chunks_mut(hw).enumerate().for_each(|(cl, gxc)| {
+fn col2im(
+    g: &ConvGeometry,
+    maps: &Maps,
+    dcol: &[f32],
+    nb: usize,
+    grp: usize,
+    gx: &mut [f32],
+    parallel: bool,
+) {
+    let (l, hw, chw, kk, cg) = (g.l(), g.h * g.w, g.c * g.h * g.w, g.kh * g.kw, g.cg());
+    let scatter = |i: usize, cl: usize, gxc: &mut [f32]| {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let row = &dcol[(cl * kk + ki * g.kw + kj) * l..][..l];
+                let row = &dcol[(cl * kk + ki * g.kw + kj) * nb * l + i * l..][..l];
                 let cmap = &maps.cols[kj * g.ow..][..g.ow];
                 for oy in 0..g.oh {
                     let sr = maps.rows[ki * g.oh + oy];
@@ -178,86 +258,268 @@ fn col2im(g: &ConvGeometry, maps: &Maps, dcol: &[f32], gx_grp: &mut [f32]) {
                         continue;
                     }
                     let grow = &mut gxc[sr * g.w..][..g.w];
-                    for (&d, &sc) in row[oy * g.ow..][..g.ow].iter().zip(cmap) {
+                    let drow = &row[oy * g.ow..][..g.ow];
+                    let (lo, hi, first) = maps.interior[kj];
+                    for (&d, &sc) in drow[..lo]
+                        .iter()
+                        .zip(&cmap[..lo])
+                        .chain(drow[hi..].iter().zip(&cmap[hi..]))
+                    {
                         if sc != OUTSIDE {
                             grow[sc] += d;
+                        }
+                    }
+                    if g.stride_w == 1 {
+                        grow[first..first + hi - lo]
+                            .iter_mut()
+                            .zip(&drow[lo..hi])
+                            .for_each(|(a, &d)| *a += d);
+                    } else {
+                        for (a, &d) in grow[first..]
+                            .iter_mut()
+                            .step_by(g.stride_w)
+                            .zip(&drow[lo..hi])
+                        {
+                            *a += d;
                         }
                     }
                 }
             }
         }
-    });
-}
-
-/// Forward: `y [n, oc, oh, ow] = conv(x [n, c, h, w], w [oc, cg, kh, kw]) + bias [oc]`.
-pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    let (l, ckk, ocg, cg) = (g.l(), g.ckk(), g.ocg(), g.cg());
-    let maps = Maps::new(g);
-    let mut col = vec![0.0f32; if g.is_pointwise() { 0 } else { ckk * l }];
-    for i in 0..g.n {
-        let xi = &x[i * g.c * g.h * g.w..][..g.c * g.h * g.w];
-        let yi = &mut y[i * g.oc * l..][..g.oc * l];
-        for grp in 0..g.groups {
-            let rhs = if g.is_pointwise() {
-                MatRef::row_major(&xi[grp * cg * l..][..cg * l], ckk, l)
-            } else {
-                im2col(g, &maps, xi, grp, &mut col);
-                MatRef::row_major(&col, ckk, l)
-            };
-            let wg = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk);
-            sgemm(wg, rhs, &mut yi[grp * ocg * l..][..ocg * l], false);
-        }
-        if let Some(b) = bias {
-            yi.par_chunks_mut(l)
-                .zip(b)
-                .for_each(|(row, &bo)| row.iter_mut().for_each(|v| *v += bo));
-        }
+    };
+    // The group's channels of every image of the block: [nb][cg] planes of h·w.
+    let planes = gx[..nb * chw]
+        .chunks_mut(hw)
+        .enumerate()
+        .filter_map(|(p, plane)| {
+            let (i, ch) = (p / g.c, p % g.c);
+            (ch / cg == grp).then_some((i, ch % cg, plane))
+        });
+    if parallel {
+        planes
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|(i, cl, plane)| scatter(i, cl, plane));
+    } else {
+        planes.for_each(|(i, cl, plane)| scatter(i, cl, plane));
     }
 }
 
-/// Backward to the input: `gx [n, c, h, w] = ∂loss/∂x` from `gy = ∂loss/∂y` (overwritten).
-pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
-    let (l, ckk, ocg, cg, hw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.h * g.w);
-    let maps = Maps::new(g);
-    let mut dcol = vec![0.0f32; if g.is_pointwise() { 0 } else { ckk * l }];
-    for i in 0..g.n {
-        let gyi = &gy[i * g.oc * l..][..g.oc * l];
-        let gxi = &mut gx[i * g.c * hw..][..g.c * hw];
-        for grp in 0..g.groups {
-            // W_gᵀ [ckk, ocg]: the weight read with rows and columns swapped, no copy.
-            let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
-            let gyg = MatRef::row_major(&gyi[grp * ocg * l..][..ocg * l], ocg, l);
-            let gxg = &mut gxi[grp * cg * hw..][..cg * hw];
-            if g.is_pointwise() {
-                sgemm(wt, gyg, gxg, false);
+/// Copies rows `[i, row0 + o, :]` of `src [nb, rows, l]` into `dst [o, i·l]` (or back, when
+/// `to_batched` is false): between the per-image layout and the batched GEMM layout.
+fn regroup(
+    src_or_dst: &mut [f32],
+    batched: &mut [f32],
+    nb: usize,
+    rows: usize,
+    row0: usize,
+    count: usize,
+    l: usize,
+    to_batched: bool,
+) {
+    for i in 0..nb {
+        for o in 0..count {
+            let image_row = &mut src_or_dst[(i * rows + row0 + o) * l..][..l];
+            let batched_row = &mut batched[(o * nb + i) * l..][..l];
+            if to_batched {
+                batched_row.copy_from_slice(image_row);
             } else {
-                sgemm(wt, gyg, &mut dcol, false);
-                gxg.fill(0.0);
-                col2im(g, &maps, &dcol, gxg);
+                image_row.copy_from_slice(batched_row);
             }
         }
     }
 }
 
-/// Backward to the weight: `gw [oc, cg, kh, kw] = ∂loss/∂w` from `x` and `gy` (overwritten).
-pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
-    let (l, ckk, ocg, cg) = (g.l(), g.ckk(), g.ocg(), g.cg());
+/// Runs `work(first image, image count, output chunk)` over the batch, split as
+/// [`images_per_task`] says; `work`'s last argument says whether it may use the pool itself.
+fn split_images(
+    n: usize,
+    out: &mut [f32],
+    per_image: usize,
+    work: impl Fn(usize, usize, &mut [f32], bool) + Sync,
+) {
+    match images_per_task(n) {
+        Some(chunk) => out[..n * per_image]
+            .par_chunks_mut(chunk * per_image)
+            .enumerate()
+            .for_each(|(t, o)| work(t * chunk, o.len() / per_image, o, false)),
+        None => work(0, n, out, true),
+    }
+}
+
+/// Forward: `y [n, oc, oh, ow] = conv(x [n, c, h, w], w [oc, cg, kh, kw]) + bias [oc]`.
+pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let maps = Maps::new(g);
-    let mut col = vec![0.0f32; if g.is_pointwise() { 0 } else { ckk * l }];
-    gw.fill(0.0);
-    for i in 0..g.n {
-        let xi = &x[i * g.c * g.h * g.w..][..g.c * g.h * g.w];
-        let gyi = &gy[i * g.oc * l..][..g.oc * l];
-        for grp in 0..g.groups {
-            let colt = if g.is_pointwise() {
-                MatRef::row_major(&xi[grp * cg * l..][..cg * l], ckk, l).t()
+    split_images(g.n, y, g.oc * l, |first, count, y, par| {
+        let x = &x[first * chw..];
+        let nb_max = images_per_block(g, count);
+        let mut col = vec![
+            0.0f32;
+            if g.is_pointwise() {
+                0
             } else {
-                im2col(g, &maps, xi, grp, &mut col);
-                MatRef::row_major(&col, ckk, l).t()
-            };
-            let gyg = MatRef::row_major(&gyi[grp * ocg * l..][..ocg * l], ocg, l);
-            sgemm(gyg, colt, &mut gw[grp * ocg * ckk..][..ocg * ckk], true);
+                ckk * nb_max * l
+            }
+        ];
+        let mut tmp = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        for b0 in (0..count).step_by(nb_max) {
+            let nb = nb_max.min(count - b0);
+            let (xb, yb) = (&x[b0 * chw..], &mut y[b0 * g.oc * l..]);
+            for grp in 0..g.groups {
+                let wg = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk);
+                if g.is_pointwise() {
+                    for i in 0..nb {
+                        let xi = MatRef::row_major(&xb[i * chw + grp * cg * l..][..cg * l], ckk, l);
+                        sgemm_with(
+                            wg,
+                            xi,
+                            &mut yb[(i * g.oc + grp * ocg) * l..][..ocg * l],
+                            false,
+                            par,
+                        );
+                    }
+                    continue;
+                }
+                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
+                if nb == 1 {
+                    sgemm_with(wg, colm, &mut yb[grp * ocg * l..][..ocg * l], false, par);
+                } else {
+                    sgemm_with(wg, colm, &mut tmp[..ocg * nb * l], false, par);
+                    regroup(yb, &mut tmp, nb, g.oc, grp * ocg, ocg, l, false);
+                }
+            }
         }
+        if let Some(b) = bias {
+            for (j, row) in y.chunks_mut(l).enumerate() {
+                let bo = b[j % g.oc];
+                row.iter_mut().for_each(|v| *v += bo);
+            }
+        }
+    });
+}
+
+/// Backward to the input: `gx [n, c, h, w] = ∂loss/∂x` from `gy = ∂loss/∂y` (overwritten).
+pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+    let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let maps = Maps::new(g);
+    split_images(g.n, gx, chw, |first, count, gx, par| {
+        let gy = &gy[first * g.oc * l..];
+        gx.fill(0.0);
+        let nb_max = images_per_block(g, count);
+        let mut dcol = vec![
+            0.0f32;
+            if g.is_pointwise() {
+                0
+            } else {
+                ckk * nb_max * l
+            }
+        ];
+        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        for b0 in (0..count).step_by(nb_max) {
+            let nb = nb_max.min(count - b0);
+            let gxb = &mut gx[b0 * chw..];
+            for grp in 0..g.groups {
+                // W_gᵀ [ckk, ocg]: the weight read with rows and columns swapped, no copy.
+                let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
+                if g.is_pointwise() {
+                    for i in 0..nb {
+                        let gyi = MatRef::row_major(
+                            &gy[((b0 + i) * g.oc + grp * ocg) * l..][..ocg * l],
+                            ocg,
+                            l,
+                        );
+                        sgemm_with(
+                            wt,
+                            gyi,
+                            &mut gxb[i * chw + grp * cg * l..][..cg * l],
+                            false,
+                            par,
+                        );
+                    }
+                    continue;
+                }
+                let gym = if nb == 1 {
+                    MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
+                } else {
+                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
+                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
+                };
+                sgemm_with(wt, gym, &mut dcol[..ckk * nb * l], false, par);
+                col2im(g, &maps, &dcol, nb, grp, gxb, par);
+            }
+        }
+    });
+}
+
+/// Backward to the weight: `gw [oc, cg, kh, kw] = ∂loss/∂w` from `x` and `gy` (overwritten).
+/// Each task sums its images into its own partial; partials are added in a fixed order, so
+/// the result depends only on the thread count.
+pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
+    let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let maps = Maps::new(g);
+    let partial = |first: usize, count: usize, gw: &mut [f32], par: bool| {
+        gw.fill(0.0);
+        let nb_max = images_per_block(g, count);
+        let mut col = vec![
+            0.0f32;
+            if g.is_pointwise() {
+                0
+            } else {
+                ckk * nb_max * l
+            }
+        ];
+        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        for b0 in (first..first + count).step_by(nb_max) {
+            let nb = nb_max.min(first + count - b0);
+            let xb = &x[b0 * chw..];
+            for grp in 0..g.groups {
+                let gwg = &mut gw[grp * ocg * ckk..][..ocg * ckk];
+                if g.is_pointwise() {
+                    for i in 0..nb {
+                        let gyi = MatRef::row_major(
+                            &gy[((b0 + i) * g.oc + grp * ocg) * l..][..ocg * l],
+                            ocg,
+                            l,
+                        );
+                        let xt =
+                            MatRef::row_major(&xb[i * chw + grp * cg * l..][..cg * l], ckk, l).t();
+                        sgemm_with(gyi, xt, gwg, true, par);
+                    }
+                    continue;
+                }
+                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
+                let gym = if nb == 1 {
+                    MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
+                } else {
+                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
+                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
+                };
+                sgemm_with(gym, colt, gwg, true, par);
+            }
+        }
+    };
+    match images_per_task(g.n) {
+        Some(chunk) => {
+            let tasks = g.n.div_ceil(chunk);
+            let mut partials = vec![0.0f32; tasks * gw.len()];
+            partials
+                .par_chunks_mut(gw.len())
+                .enumerate()
+                .for_each(|(t, p)| {
+                    let first = t * chunk;
+                    partial(first, chunk.min(g.n - first), p, false)
+                });
+            gw.copy_from_slice(&partials[..gw.len()]);
+            for p in partials.chunks(gw.len()).skip(1) {
+                gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            }
+        }
+        None => partial(0, g.n, gw, true),
     }
 }
 

@@ -47,8 +47,15 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// `c = a·b` (or `c += a·b` when `accumulate`), `c` row-major `a.rows × b.cols`.
+/// `c = a·b` (or `c += a·b` when `accumulate`), `c` row-major `a.rows × b.cols`, using
+/// every thread of the pool for large products.
 pub fn sgemm(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
+    sgemm_with(a, b, c, accumulate, true)
+}
+
+/// [`sgemm`], on the calling thread only unless `parallel` (for callers that already split
+/// their work across threads).
+pub fn sgemm_with(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, parallel: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "sgemm inner dimensions");
     assert!(a.fits() && b.fits(), "sgemm view out of bounds");
@@ -63,7 +70,7 @@ pub fn sgemm(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
         return;
     }
     let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= 32 * 32 * 32 {
+    let parallelism = if parallel && threads > 1 && m * n * k >= 64 * 64 * 64 {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
