@@ -6,6 +6,8 @@
 //!   losses, elementwise arithmetic, reductions, shapes, matrix products — each
 //!   with its backward rule.
 //! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
+//! - [`io`]: weights as safetensors with PyTorch `state_dict` names, files written
+//!   atomically.
 //!
 //! ```
 //! use splot::{Conv2dConfig, PaddingMode, Tensor};
@@ -25,6 +27,7 @@ pub mod autograd;
 pub mod cpu;
 pub mod data;
 mod error;
+pub mod io;
 pub mod models;
 pub mod nn;
 pub mod ops;
