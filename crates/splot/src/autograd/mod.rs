@@ -100,6 +100,24 @@ impl Gradients {
         self.map.get(&t.id())
     }
 
+    /// Mutable access to `∂loss/∂t` (to add a penalty's gradient, clip, scale…).
+    pub fn get_mut(&mut self, t: &Tensor) -> Option<&mut Tensor> {
+        self.map.get_mut(&t.id())
+    }
+
+    /// Stores `grad` as `∂loss/∂t`, returning the gradient it replaces; `grad` must have
+    /// `t`'s shape.
+    pub fn insert(&mut self, t: &Tensor, grad: Tensor) -> Result<Option<Tensor>> {
+        if grad.shape() != t.shape() {
+            return Err(Error::Autograd(format!(
+                "gradient of shape {:?} inserted for a tensor of shape {:?}",
+                grad.shape(),
+                t.shape()
+            )));
+        }
+        Ok(self.map.insert(t.id(), grad))
+    }
+
     /// Takes `∂loss/∂t` out of the store.
     pub fn remove(&mut self, t: &Tensor) -> Option<Tensor> {
         self.map.remove(&t.id())

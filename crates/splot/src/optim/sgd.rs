@@ -2,11 +2,16 @@
 //! PyTorch's `torch.optim.SGD` defines them:
 //! `d = g + λ·w`; `v = μ·v + d` (`v = d` on the first step); `d = d + μ·v` (Nesterov) or
 //! `d = v`; `w = w − lr·d`.
+//!
+//! State ([`Optimizer::state`]): `"step"`, and with momentum `"<param>.momentum_buffer"`
+//! (`v`) for every parameter (zeros before its first step, which continue as the missing
+//! buffer would, since `μ·0 + d = d`).
 
-use super::Optimizer;
+use super::{check_unique_names, count_tensor, Optimizer, StateReader};
 use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::nn::NamedTensor;
+use crate::tensor::Tensor;
 
 /// SGD over a list of parameters.
 pub struct Sgd {
@@ -16,6 +21,7 @@ pub struct Sgd {
     nesterov: bool,
     weight_decay: f32,
     velocity: Vec<Option<Vec<f32>>>,
+    steps: u64,
 }
 
 impl Sgd {
@@ -29,6 +35,7 @@ impl Sgd {
             nesterov: false,
             weight_decay: 0.0,
             velocity,
+            steps: 0,
         }
     }
 
@@ -65,6 +72,7 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn step(&mut self, grads: &Gradients) -> Result<()> {
+        self.steps += 1;
         for (p, v) in self.params.iter().zip(self.velocity.iter_mut()) {
             let Some(g) = grads.get(&p.tensor) else {
                 continue;
@@ -103,5 +111,34 @@ impl Optimizer for Sgd {
     }
     fn set_learning_rate(&mut self, lr: f32) {
         self.lr = lr;
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut state = vec![("step".to_string(), count_tensor(self.steps))];
+        if self.momentum > 0.0 {
+            for (p, v) in self.params.iter().zip(&self.velocity) {
+                let buf = match v {
+                    Some(v) => Tensor::from_vec(v.clone(), p.tensor.shape())
+                        .expect("momentum buffer has its parameter's shape"),
+                    None => Tensor::zeros(p.tensor.shape()),
+                };
+                state.push((format!("{}.momentum_buffer", p.name), buf));
+            }
+        }
+        state
+    }
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()> {
+        check_unique_names("Sgd", &self.params)?;
+        let mut reader = StateReader::new("Sgd", state)?;
+        let steps = reader.take_count("step")?;
+        let mut velocity = vec![None; self.params.len()];
+        if self.momentum > 0.0 {
+            for (p, v) in self.params.iter().zip(velocity.iter_mut()) {
+                *v = Some(reader.take(&format!("{}.momentum_buffer", p.name), p)?);
+            }
+        }
+        reader.finish()?;
+        self.steps = steps;
+        self.velocity = velocity;
+        Ok(())
     }
 }
