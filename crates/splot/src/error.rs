@@ -39,6 +39,15 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file that could be read but whose contents are wrong: a corrupt header, a truncated
+    /// body, trailing bytes, data that contradicts a companion file.
+    #[error("{}: {msg}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// An error inside a layer of a network, with the layer's name.
     #[error("{layer}: {source}")]
     Layer {
@@ -66,6 +75,22 @@ impl Error {
         Error::Layer {
             layer: layer.into(),
             source: Box::new(self),
+        }
+    }
+
+    /// A format error for the file at `path`.
+    pub fn format(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// An I/O error on the file at `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
         }
     }
 
