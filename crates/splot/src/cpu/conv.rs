@@ -307,6 +307,7 @@ fn col2im(
 
 /// Copies rows `[i, row0 + o, :]` of `src [nb, rows, l]` into `dst [o, i·l]` (or back, when
 /// `to_batched` is false): between the per-image layout and the batched GEMM layout.
+#[allow(clippy::too_many_arguments)]
 fn regroup(
     src_or_dst: &mut [f32],
     batched: &mut [f32],
