@@ -1,7 +1,10 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
+mod eval;
 mod pad;
+mod predict;
 mod summary;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +22,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a network on MNIST (LeNet-5 by default).
+    Train(train::TrainArgs),
+    /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint.
+    Eval(eval::EvalArgs),
+    /// Classify pictures of digits with a checkpoint.
+    Predict(predict::PredictArgs),
     /// Show how each padding mode invents the border of an image (the lecture's tables).
     Pad(pad::PadArgs),
     /// Print a network layer by layer: output shapes and parameter counts.
@@ -29,6 +38,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     splot::init_threads(cli.threads);
     let result = match cli.command {
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),
         Command::Summary(args) => summary::run(&args),
     };

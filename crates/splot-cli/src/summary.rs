@@ -33,7 +33,7 @@ pub fn parse_input_shape(text: &str) -> Result<Vec<usize>> {
 }
 
 pub fn run(args: &SummaryArgs) -> Result<()> {
-    let (net, default_input) = splot::models::build(&args.model, 0)?;
+    let (net, default_input) = splot::models::build(&args.model, 0.0, 0)?;
     let input = match &args.input {
         Some(text) => parse_input_shape(text)?,
         None => default_input.to_vec(),

@@ -143,3 +143,78 @@ fn summary_of_lenet5() {
     let o = splot(&["summary", "lenet5", "--input", "1x28"]);
     assert!(stderr(&o).contains("C×H×W"));
 }
+
+#[test]
+fn train_eval_predict_on_a_small_subset() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let o = splot(&[
+        "train",
+        "--model",
+        "lenet5-relu",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "3000",
+        "--limit-test",
+        "500",
+        "--out",
+        run_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("epoch 1/1") && stdout(&o).contains("best test accuracy"),
+        "{}",
+        stdout(&o)
+    );
+    for f in ["last.safetensors", "best.safetensors", "metrics.csv"] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    // a second run into the same directory must not overwrite it
+    let o = splot(&["train", "--epochs", "1", "--out", run_s]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("already holds a run") && stderr(&o).contains("--resume"),
+        "{}",
+        stderr(&o)
+    );
+    // eval: accuracy, per class, confusion matrix
+    let best = run.join("best.safetensors");
+    let o = splot(&["eval", best.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("test accuracy")
+            && out.contains("per class:")
+            && out.contains("confusion matrix"),
+        "{out}"
+    );
+    // predict: a drawn "1" (a dark vertical bar on white), any size, colour
+    let img = image::RgbImage::from_fn(40, 60, |x, _| {
+        if (17..23).contains(&x) {
+            image::Rgb([20, 20, 30])
+        } else {
+            image::Rgb([250, 250, 250])
+        }
+    });
+    let png = dir.path().join("one.png");
+    img.save(&png).unwrap();
+    let o = splot(&["predict", best.to_str().unwrap(), png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    assert!(
+        line.starts_with(&format!("{}: 1 (", png.display())),
+        "{line}"
+    );
+    // an image that cannot be decoded is a clear error naming it
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"not an image").unwrap();
+    let o = splot(&["predict", best.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("bad.png") && stderr(&o).contains("decode"),
+        "{}",
+        stderr(&o)
+    );
+}

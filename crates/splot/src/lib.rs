@@ -34,6 +34,7 @@ pub mod ops;
 pub mod optim;
 pub mod tensor;
 pub mod testing;
+pub mod train;
 
 pub use autograd::{no_grad, Gradients, NoGradGuard};
 pub use cpu::init_threads;

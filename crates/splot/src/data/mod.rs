@@ -10,6 +10,7 @@
 
 mod dataset;
 pub mod idx;
+pub mod image;
 pub mod loader;
 pub mod mnist;
 pub mod synthetic;

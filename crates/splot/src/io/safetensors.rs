@@ -181,14 +181,26 @@ pub fn save_module(path: &Path, module: &dyn Module, metadata: &Metadata) -> Res
 /// as equal, since PyTorch and other tools disagree on how to store a scalar.
 pub fn load_module(path: &Path, module: &dyn Module) -> Result<Metadata> {
     let (loaded, metadata) = load(path)?;
+    copy_into_module(path, &loaded, module)?;
+    Ok(metadata)
+}
+
+/// Copies named tensors (read from the file at `path`, which errors name) into `module`'s
+/// parameters and buffers, with the checks of [`load_module`]: every problem is listed in
+/// one error and the module is left untouched.
+pub fn copy_into_module(
+    path: &Path,
+    loaded: &[(String, Tensor)],
+    module: &dyn Module,
+) -> Result<()> {
     let targets = named_tensors(module);
-    check_fit(path, module.kind(), &targets, &loaded)?;
+    check_fit(path, module.kind(), &targets, loaded)?;
     let by_name: HashMap<&str, &Tensor> = loaded.iter().map(|(n, t)| (n.as_str(), t)).collect();
     for target in &targets {
         let source = by_name[target.name.as_str()].data();
         target.tensor.data_mut().copy_from_slice(&source);
     }
-    Ok(metadata)
+    Ok(())
 }
 
 /// Whether a tensor of shape `file` can be copied into one of shape `module`.

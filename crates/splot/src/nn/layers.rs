@@ -273,6 +273,9 @@ impl Module for Dropout {
             "Dropout"
         }
     }
+    fn reseed(&self, seed: u64) {
+        *self.rng.lock().expect("dropout rng poisoned") = Rng::seed(seed);
+    }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let mut rng = self.rng.lock().expect("dropout rng poisoned");
         if self.channelwise {

@@ -72,6 +72,24 @@ pub trait Module: Send + Sync {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         Vec::new()
     }
+
+    /// Restarts the module's own random stream (dropout masks) from `seed`; modules without
+    /// randomness ignore it. See [`reseed`].
+    fn reseed(&self, _seed: u64) {}
+}
+
+/// Restarts every random stream in `module` and its descendants from `seed`, each layer
+/// from its own seed derived from `seed` and its position, so that training is a function
+/// of the seed and the step alone (exact resume from a checkpoint).
+pub fn reseed(module: &dyn Module, seed: u64) {
+    fn walk(m: &dyn Module, seed: u64, counter: &mut u64) {
+        *counter += 1;
+        m.reseed(seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for (_, child) in m.children() {
+            walk(child, seed, counter);
+        }
+    }
+    walk(module, seed, &mut 0);
 }
 
 /// Every parameter and buffer of `module` and its descendants, in definition order, with

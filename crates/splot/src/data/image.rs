@@ -1,0 +1,100 @@
+//! Reading pictures (PNG, JPEG) and preparing them as a network expects.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use std::path::Path;
+
+/// Decodes a PNG or JPEG file of any size, grey or colour, into grey levels in `[0, 1]`:
+/// `(height, width, pixels)`.
+pub fn read_grey(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let img = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?
+        .decode()
+        .map_err(|e| Error::format(path, format!("cannot decode the image: {e}")))?
+        .to_luma32f();
+    let (w, h) = img.dimensions();
+    Ok((h as usize, w as usize, img.into_raw()))
+}
+
+/// Prepares a picture of a digit as MNIST's were made: dark ink on a light background is
+/// inverted to light on dark; the ink's bounding box is scaled (bilinear, aspect kept) to
+/// fit 20×20 and placed in a 28×28 black canvas with its centre of mass at the centre.
+/// Returns `[28, 28]` grey levels in `[0, 1]`.
+pub fn mnist_style(h: usize, w: usize, grey: &[f32]) -> Vec<f32> {
+    let mean = grey.iter().sum::<f32>() / grey.len().max(1) as f32;
+    let ink: Vec<f32> = grey
+        .iter()
+        .map(|&v| if mean > 0.5 { 1.0 - v } else { v })
+        .collect();
+    let max = ink.iter().cloned().fold(0.0f32, f32::max);
+    // Bounding box of the pixels with at least a tenth of the strongest ink.
+    let (mut r0, mut r1, mut c0, mut c1) = (h, 0, w, 0);
+    for r in 0..h {
+        for c in 0..w {
+            if max > 0.0 && ink[r * w + c] >= 0.1 * max {
+                (r0, r1, c0, c1) = (r0.min(r), r1.max(r + 1), c0.min(c), c1.max(c + 1));
+            }
+        }
+    }
+    if r0 >= r1 {
+        (r0, r1, c0, c1) = (0, h, 0, w);
+    }
+    let (bh, bw) = (r1 - r0, c1 - c0);
+    let scale = 20.0 / bh.max(bw) as f32;
+    let (th, tw) = (
+        ((bh as f32 * scale).round() as usize).max(1),
+        ((bw as f32 * scale).round() as usize).max(1),
+    );
+    // Bilinear resampling of the box into th × tw.
+    let sample = |y: f32, x: f32| -> f32 {
+        let (y, x) = (y.clamp(0.0, (bh - 1) as f32), x.clamp(0.0, (bw - 1) as f32));
+        let (y0, x0) = (y.floor() as usize, x.floor() as usize);
+        let (y1, x1) = ((y0 + 1).min(bh - 1), (x0 + 1).min(bw - 1));
+        let (fy, fx) = (y - y0 as f32, x - x0 as f32);
+        let at = |r: usize, c: usize| ink[(r0 + r) * w + c0 + c];
+        (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x1))
+            + fy * ((1.0 - fx) * at(y1, x0) + fx * at(y1, x1))
+    };
+    let mut small = vec![0.0f32; th * tw];
+    for r in 0..th {
+        for c in 0..tw {
+            let y = (r as f32 + 0.5) / scale - 0.5;
+            let x = (c as f32 + 0.5) / scale - 0.5;
+            small[r * tw + c] = sample(y, x);
+        }
+    }
+    // Centre of mass to the canvas centre.
+    let total: f32 = small.iter().sum::<f32>().max(1e-6);
+    let cy = (0..th * tw)
+        .map(|i| (i / tw) as f32 * small[i])
+        .sum::<f32>()
+        / total;
+    let cx = (0..th * tw)
+        .map(|i| (i % tw) as f32 * small[i])
+        .sum::<f32>()
+        / total;
+    let oy = (14.0 - cy - 0.5).round().clamp(0.0, (28 - th) as f32) as usize;
+    let ox = (14.0 - cx - 0.5).round().clamp(0.0, (28 - tw) as f32) as usize;
+    let mut canvas = vec![0.0f32; 28 * 28];
+    for r in 0..th {
+        for c in 0..tw {
+            canvas[(oy + r) * 28 + ox + c] = (small[r * tw + c] / max.max(1e-6)).clamp(0.0, 1.0);
+        }
+    }
+    canvas
+}
+
+/// Normalises `[rows, cols]` grey levels with `mean`/`std` and pads them with black by `pad`
+/// on each side: a `[1, 1, rows + 2·pad, cols + 2·pad]` network input.
+pub fn to_input(rows: usize, cols: usize, grey: &[f32], mean: f32, std: f32, pad: usize) -> Tensor {
+    let (ph, pw) = (rows + 2 * pad, cols + 2 * pad);
+    let mut out = vec![(0.0 - mean) / std; ph * pw];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[(r + pad) * pw + c + pad] = (grey[r * cols + c] - mean) / std;
+        }
+    }
+    Tensor::from_vec(out, &[1, 1, ph, pw]).expect("input shape")
+}
