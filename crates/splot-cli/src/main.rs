@@ -1,8 +1,11 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
 mod eval;
+mod features;
+mod filters;
 mod pad;
 mod predict;
+mod saliency;
 mod summary;
 mod train;
 
@@ -32,6 +35,12 @@ enum Command {
     Pad(pad::PadArgs),
     /// Print a network layer by layer: output shapes and parameter counts.
     Summary(summary::SummaryArgs),
+    /// Draw a layer's learned filters as a grid of tiles (PNG).
+    Filters(filters::FiltersArgs),
+    /// Draw the feature maps a picture produces at a layer (PNG).
+    Features(features::FeaturesArgs),
+    /// Draw which input pixels decide the top class: a gradient heat map (PNG).
+    Saliency(saliency::SaliencyArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +52,9 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),
         Command::Summary(args) => summary::run(&args),
+        Command::Filters(args) => filters::run(&args),
+        Command::Features(args) => features::run(&args),
+        Command::Saliency(args) => saliency::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,6 +35,7 @@ pub mod optim;
 pub mod tensor;
 pub mod testing;
 pub mod train;
+pub mod viz;
 
 pub use autograd::{no_grad, Gradients, NoGradGuard};
 pub use cpu::init_threads;

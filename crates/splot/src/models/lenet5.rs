@@ -215,6 +215,9 @@ impl Module for ConnectionTableConv {
         let y = Tensor::concat(&outs.iter().collect::<Vec<_>>(), 1)?;
         y.add(&self.bias.reshape(&[1, self.table.len(), 1, 1])?)
     }
+    fn filters(&self) -> Option<Tensor> {
+        Some(self.dense_weight())
+    }
     fn own_tensors(&self) -> Vec<(&'static str, Tensor, TensorKind)> {
         let mut v: Vec<_> = self
             .weights

@@ -73,6 +73,16 @@ pub trait Module: Send + Sync {
         Vec::new()
     }
 
+    /// The layer's filters as a dense `[out, in, kh, kw]` tensor, for pictures
+    /// ([`crate::viz::filters`]); `None` for layers without filters. By default the own
+    /// parameter named `weight` when it has four dimensions.
+    fn filters(&self) -> Option<Tensor> {
+        self.own_tensors()
+            .into_iter()
+            .find(|(name, t, _)| *name == "weight" && t.ndim() == 4)
+            .map(|(_, t, _)| t)
+    }
+
     /// Restarts the module's own random stream (dropout masks) from `seed`; modules without
     /// randomness ignore it. See [`reseed`].
     fn reseed(&self, _seed: u64) {}
