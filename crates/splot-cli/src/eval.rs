@@ -3,6 +3,8 @@
 use clap::Args;
 use splot::data::Mnist;
 use splot::train::{evaluate, read_checkpoint};
+use splot::viz::plot::confusion_image;
+use splot::viz::save_png;
 use splot::Result;
 use std::path::PathBuf;
 
@@ -13,6 +15,9 @@ pub struct EvalArgs {
     /// Directory of the MNIST files (default: data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Also draw the confusion matrix as a labelled heat map into this PNG file.
+    #[arg(long)]
+    confusion: Option<PathBuf>,
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
@@ -45,6 +50,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         print!("  {t}: ");
         row.iter().for_each(|n| print!("{n:>6}"));
         println!();
+    }
+    if let Some(path) = &args.confusion {
+        save_png(path, &confusion_image(&e.confusion)?)?;
+        println!("\nconfusion matrix picture → {}", path.display());
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ mod eval;
 mod features;
 mod filters;
 mod pad;
+mod plot;
 mod predict;
 mod saliency;
 mod summary;
@@ -41,6 +42,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// Draw which input pixels decide the top class: a gradient heat map (PNG).
     Saliency(saliency::SaliencyArgs),
+    /// Draw a run's training curves: loss and accuracy per epoch (PNG or SVG).
+    Plot(plot::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Filters(args) => filters::run(&args),
         Command::Features(args) => features::run(&args),
         Command::Saliency(args) => saliency::run(&args),
+        Command::Plot(args) => plot::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,7 +31,11 @@ fn filter_grid_of_one_input_channel_is_a_square_grid() {
         for x in 0..40 {
             let inside = (8..16).contains(&y) && (24..32).contains(&x);
             let want = if inside { WHITE } else { BLACK };
-            assert_eq!(*img.get_pixel(x0 + x, y0 + y), want, "tile pixel ({x}, {y})");
+            assert_eq!(
+                *img.get_pixel(x0 + x, y0 + y),
+                want,
+                "tile pixel ({x}, {y})"
+            );
         }
     }
     // the gap columns and rows have the background colour
@@ -97,8 +101,13 @@ fn layers_are_found_by_name_and_unknown_names_list_the_valid_ones() {
     assert_eq!(w.at(&[0, 3, 2, 2]).unwrap(), 0.0);
     assert_ne!(w.at(&[0, 0, 2, 2]).unwrap(), 0.0);
     for bad in ["c2", "s2", ""] {
-        let e = filters::layer_filters(&net, Some(bad)).unwrap_err().to_string();
-        assert!(e.contains(&format!("'{bad}'")) && e.contains("c1, c3, c5"), "{e}");
+        let e = filters::layer_filters(&net, Some(bad))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("'{bad}'")) && e.contains("c1, c3, c5"),
+            "{e}"
+        );
     }
     // nested names are dotted, as in PyTorch
     let mut rng = Rng::seed(0);
@@ -108,7 +117,10 @@ fn layers_are_found_by_name_and_unknown_names_list_the_valid_ones() {
     );
     assert_eq!(filters::filter_layers(&nested), ["features.0"]);
     assert_eq!(
-        filters::layer_filters(&nested, Some("features.0")).unwrap().1.shape(),
+        filters::layer_filters(&nested, Some("features.0"))
+            .unwrap()
+            .1
+            .shape(),
         &[4, 3, 3, 3]
     );
 }
@@ -165,7 +177,9 @@ fn read_digit_rejects_files_that_are_not_pictures() {
 #[test]
 fn saliency_of_a_model_that_reads_one_pixel_lights_that_pixel() {
     // a linear layer over the flattened 5×5 input whose class-1 score reads pixel (3, 2)
-    let lin = Linear::new(25, 2, &mut Rng::seed(0)).unwrap().without_bias();
+    let lin = Linear::new(25, 2, &mut Rng::seed(0))
+        .unwrap()
+        .without_bias();
     {
         let mut w = lin.weight.data_mut();
         w.fill(0.0);
@@ -287,7 +301,10 @@ fn confusion_matrix_cells_are_coloured_by_their_share_of_the_row() {
     let side = 3 * plot::CELL;
     assert_eq!(
         img.dimensions(),
-        (plot::CONFUSION_LEFT + side + 20, plot::CONFUSION_TOP + side + 20)
+        (
+            plot::CONFUSION_LEFT + side + 20,
+            plot::CONFUSION_TOP + side + 20
+        )
     );
     // sample a cell just inside its corner, away from the border and the number
     let at = |r, c| {
