@@ -2,8 +2,11 @@
 //! that `conv2d` reads its input through.
 
 use clap::Args;
+use splot::viz::pad::padding_picture;
+use splot::viz::save_png;
 use splot::{Error, Padding2d, PaddingMode, Result, Tensor};
 use std::io::Write;
+use std::path::PathBuf;
 
 /// The lecture's 4×4 example image.
 pub const LECTURE_INPUT: &str = "1 4 2 3; 6 1 1 7; 1 2 1 4; 1 5 1 2";
@@ -19,6 +22,10 @@ pub struct PadArgs {
     /// The image, rows separated by ';', values by spaces or commas.
     #[arg(long, default_value = LECTURE_INPUT, allow_hyphen_values = true)]
     input: String,
+    /// Draw the tables into this PNG file instead of printing them: each cell a square of
+    /// its grey level with its number, the original image framed in red.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Parses "1 2; 3 4" into a `[1, 1, rows, cols]` tensor.
@@ -87,6 +94,18 @@ pub fn run(args: &PadArgs) -> Result<()> {
         Some(m) => vec![m.parse::<PaddingMode>()?],
         None => PaddingMode::ALL.to_vec(),
     };
+    if let Some(path) = &args.out {
+        let img = padding_picture(&image, Padding2d::same(args.pad), &modes)?;
+        save_png(path, &img)?;
+        println!(
+            "{} padding table(s) → {} ({}×{} pixels)",
+            modes.len(),
+            path.display(),
+            img.width(),
+            img.height()
+        );
+        return Ok(());
+    }
     let mut text = String::new();
     if modes.len() > 1 {
         text.push_str(&format!("input:\n{}\n", format_table(&image)));

@@ -341,3 +341,44 @@ fn pictures_are_written_atomically_and_bad_paths_are_clear_errors() {
     assert!(viz::is_svg(std::path::Path::new("x.SVG")));
     assert!(!viz::is_svg(std::path::Path::new("x.png")));
 }
+
+#[test]
+fn padding_picture_shows_each_value_as_its_grey_and_frames_the_original() {
+    use splot::viz::pad::{cell_origin, padding_picture, CELL, FRAME_COLOUR};
+    use splot::{Padding2d, PaddingMode};
+    let image = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
+    let modes = [PaddingMode::Zeros, PaddingMode::Replicate];
+    let img = padding_picture(&image, Padding2d::same(1), &modes).unwrap();
+    let dims = (4, 4);
+    // two panels side by side
+    let (x1, _) = cell_origin(1, dims, 3, 3);
+    assert!(img.width() >= x1 + CELL && img.width() < x1 + CELL + 40);
+    // sample each cell near its corner, away from the number and the frame
+    let at = |panel, r, c| {
+        let (x, y) = cell_origin(panel, dims, r, c);
+        img.get_pixel(x + 5, y + 5).0
+    };
+    // zeros: the border is 0 = the smallest value shown = black; the 4 is white
+    assert_eq!(at(0, 0, 0), [0, 0, 0]);
+    assert_eq!(at(0, 2, 2), [255, 255, 255]);
+    // replicate: the top-left corner copies the 1 → grey 1/4 of the way
+    assert_eq!(at(1, 0, 0), [64, 64, 64]);
+    assert_eq!(at(1, 3, 3), [255, 255, 255]);
+    // the red frame lies on the edge of the original 2×2, not on the border cells' insides
+    let (fx, fy) = cell_origin(0, dims, 1, 1);
+    let red = [FRAME_COLOUR.0, FRAME_COLOUR.1, FRAME_COLOUR.2];
+    for d in [0, CELL / 2, 2 * CELL - 1] {
+        assert_eq!(img.get_pixel(fx, fy + d).0, red, "left edge +{d}");
+        assert_eq!(img.get_pixel(fx + d, fy).0, red, "top edge +{d}");
+        assert_eq!(
+            img.get_pixel(fx + 2 * CELL, fy + d).0,
+            red,
+            "right edge +{d}"
+        );
+    }
+    // a mode that cannot pad that much is the same clear error as in pad2d
+    let e = padding_picture(&image, Padding2d::same(2), &[PaddingMode::Reflect])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("reflect"), "{e}");
+}
