@@ -2,7 +2,10 @@
 
 use clap::Args;
 use splot::nn::{format_summary, summary};
+use splot::viz::diagram::summary_svg;
+use splot::viz::{is_svg, save_text};
 use splot::{Error, Result};
+use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SummaryArgs {
@@ -11,6 +14,9 @@ pub struct SummaryArgs {
     /// Input size as C×H×W (or CxHxW); default: what the network was designed for.
     #[arg(long)]
     input: Option<String>,
+    /// Also draw the network as a diagram of boxes and arrows into this SVG file.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Parses "3×224×224" or "3x224x224".
@@ -33,6 +39,17 @@ pub fn parse_input_shape(text: &str) -> Result<Vec<usize>> {
 }
 
 pub fn run(args: &SummaryArgs) -> Result<()> {
+    if let Some(path) = &args.out {
+        if !is_svg(path) {
+            return Err(Error::Parse {
+                what: "--out",
+                msg: format!(
+                    "{}: the diagram is SVG; name the file *.svg",
+                    path.display()
+                ),
+            });
+        }
+    }
     let (net, default_input) = splot::models::build(&args.model, 0.0, 0)?;
     let input = match &args.input {
         Some(text) => parse_input_shape(text)?,
@@ -40,5 +57,9 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
     };
     let rows = summary(&net, &input)?;
     print!("{}", format_summary(&rows, &input));
+    if let Some(path) = &args.out {
+        save_text(path, &summary_svg(&net, &input)?)?;
+        println!("diagram → {}", path.display());
+    }
     Ok(())
 }

@@ -382,3 +382,51 @@ fn padding_picture_shows_each_value_as_its_grey_and_frames_the_original() {
         .to_string();
     assert!(e.contains("reflect"), "{e}");
 }
+
+#[test]
+fn diagram_shows_every_layer_residual_shortcuts_and_branches() {
+    use splot::nn::{Activation, Concat, Residual};
+    use splot::viz::diagram::summary_svg;
+    let mut rng = Rng::seed(0);
+    let same = Conv2dConfig::new().padding(1);
+    let net = Sequential::new()
+        .push_named("stem", Conv2d::new(1, 4, [3, 3], same, &mut rng).unwrap())
+        .push_named(
+            "block",
+            Residual::identity(
+                Sequential::new()
+                    .push(Conv2d::new(4, 4, [3, 3], same, &mut rng).unwrap())
+                    .push(Activation::ReLU),
+            ),
+        )
+        .push_named(
+            "inception",
+            Concat::new()
+                .branch_named(
+                    "1x1",
+                    Conv2d::new(4, 2, [1, 1], Conv2dConfig::new(), &mut rng).unwrap(),
+                )
+                .branch_named("3x3", Conv2d::new(4, 3, [3, 3], same, &mut rng).unwrap()),
+        )
+        .push_named("flatten", Flatten::default());
+    let svg = summary_svg(&net, &[1, 6, 6]).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"layer\"").count(), 5); // input + 4 layers
+    assert_eq!(svg.matches("class=\"arrow\"").count(), 4);
+    assert_eq!(svg.matches("class=\"shortcut\"").count(), 1);
+    assert_eq!(svg.matches("class=\"branch\"").count(), 2);
+    for text in [
+        "stem  (Conv2d)",
+        "4×6×6 · 40 parameters",
+        "block  (Residual)",
+        "inception  (Concat)",
+        "1x1 Conv2d",
+        "flatten  (Flatten)",
+        "180",
+    ] {
+        assert!(svg.contains(text), "missing '{text}' in\n{svg}");
+    }
+    // a layer that cannot take its input is the summary's error, naming the layer
+    let e = summary_svg(&net, &[2, 6, 6]).unwrap_err().to_string();
+    assert!(e.contains("stem"), "{e}");
+}
