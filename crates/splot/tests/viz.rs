@@ -285,6 +285,14 @@ fn training_curves_have_the_size_asked_for_and_are_not_blank() {
     let svg = plot::metrics_svg(&metrics(3), (640, 320)).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("accuracy") && svg.contains("epoch"));
     assert!(svg.contains("width=\"640\""));
+    // a run that diverged: NaN losses are left out, the picture is still drawn
+    let mut nan = metrics(3);
+    nan[2].train_loss = f64::NAN;
+    nan[2].test_loss = f64::NAN;
+    assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
+    nan.iter_mut().for_each(|r| r.train_accuracy = f64::NAN);
+    nan.iter_mut().for_each(|r| r.test_accuracy = f64::NAN);
+    assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
     let e = plot::metrics_png(&[], (800, 400)).unwrap_err().to_string();
     assert!(e.contains("no epochs"), "{e}");
     assert!(plot::metrics_png(&metrics(2), (10, 10)).is_err());

@@ -22,7 +22,7 @@ fn draw_metrics<DB: DrawingBackend>(
     let panels = root.split_evenly((1, 2));
     let last = rows.last().map_or(1, |r| r.epoch).max(2) as f64;
     let first = rows.first().map_or(1, |r| r.epoch) as f64;
-    let x_range = (first - 0.2).min(first)..last + 0.2;
+    let x_range = first - 0.2..last + 0.2;
     type Pick = fn(&EpochMetrics) -> f64;
     let loss: [(&str, Pick); 2] = [("training", |r| r.train_loss), ("test", |r| r.test_loss)];
     let acc: [(&str, Pick); 2] = [
@@ -37,7 +37,9 @@ fn draw_metrics<DB: DrawingBackend>(
             .collect();
         let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
-        let (lo, hi) = if title == "loss" {
+        let (lo, hi) = if values.is_empty() {
+            (0.0, if title == "loss" { 1.0 } else { 100.0 })
+        } else if title == "loss" {
             (0.0, (hi * 1.1).max(1e-3))
         } else {
             (
@@ -62,7 +64,12 @@ fn draw_metrics<DB: DrawingBackend>(
             .draw()
             .map_err(text_error)?;
         for ((name, pick), colour) in series.iter().zip([TRAIN_COLOUR, TEST_COLOUR]) {
-            let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.epoch as f64, pick(r))).collect();
+            // a diverged epoch (NaN loss) is left out rather than drawn at the edge
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .map(|r| (r.epoch as f64, pick(r)))
+                .filter(|p| p.1.is_finite())
+                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
                 .map_err(text_error)?
