@@ -17,6 +17,7 @@
 //! `backward_input`, and its input gradient is `forward` (see `ops::conv`).
 
 use super::gemm::{sgemm_with, MatRef};
+use super::scratch::Scratch;
 use crate::ops::padding::PaddingMode;
 use rayon::prelude::*;
 
@@ -174,6 +175,23 @@ fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
     (COL_BUDGET / (g.ckk() * g.l()).max(1)).clamp(1, images.max(1))
 }
 
+/// Lengths of a task's two work buffers: the column matrix `[ckk, nb_max·l]` (none for a
+/// pointwise convolution, which reads its input directly) and one group's rows in the
+/// batched layout `[ocg, nb_max·l]` (none when images go one at a time).
+fn work_sizes(g: &ConvGeometry, nb_max: usize) -> (usize, usize) {
+    let col = if g.is_pointwise() {
+        0
+    } else {
+        g.ckk() * nb_max * g.l()
+    };
+    let rows = if nb_max > 1 {
+        g.ocg() * nb_max * g.l()
+    } else {
+        0
+    };
+    (col, rows)
+}
+
 /// Fills `col [ckk, nb·l]` for group `grp` of `nb` consecutive images `x [nb, c, h, w]`:
 /// column `i·l + oy·ow + ox` of row `(cl, ki, kj)` is the input pixel that tap `(ki, kj)`
 /// of output `(oy, ox)` of image `i` reads, through the padding maps.
@@ -305,28 +323,40 @@ fn col2im(
     }
 }
 
-/// Copies rows `[i, row0 + o, :]` of `src [nb, rows, l]` into `dst [o, i·l]` (or back, when
-/// `to_batched` is false): between the per-image layout and the batched GEMM layout.
-#[allow(clippy::too_many_arguments)]
-fn regroup(
-    src_or_dst: &mut [f32],
+/// Gathers rows `[i, row0 + o, :]` of `images [nb, rows, l]` into `batched [o, i·l]`: from
+/// the per-image layout to the batched GEMM layout.
+fn gather_rows(
+    images: &[f32],
     batched: &mut [f32],
     nb: usize,
     rows: usize,
     row0: usize,
     count: usize,
     l: usize,
-    to_batched: bool,
 ) {
     for i in 0..nb {
         for o in 0..count {
-            let image_row = &mut src_or_dst[(i * rows + row0 + o) * l..][..l];
-            let batched_row = &mut batched[(o * nb + i) * l..][..l];
-            if to_batched {
-                batched_row.copy_from_slice(image_row);
-            } else {
-                image_row.copy_from_slice(batched_row);
-            }
+            batched[(o * nb + i) * l..][..l]
+                .copy_from_slice(&images[(i * rows + row0 + o) * l..][..l]);
+        }
+    }
+}
+
+/// Scatters `batched [o, i·l]` back into rows `[i, row0 + o, :]` of `images [nb, rows, l]`:
+/// the inverse of [`gather_rows`].
+fn scatter_rows(
+    batched: &[f32],
+    images: &mut [f32],
+    nb: usize,
+    rows: usize,
+    row0: usize,
+    count: usize,
+    l: usize,
+) {
+    for i in 0..nb {
+        for o in 0..count {
+            images[(i * rows + row0 + o) * l..][..l]
+                .copy_from_slice(&batched[(o * nb + i) * l..][..l]);
         }
     }
 }
@@ -355,15 +385,9 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
     split_images(g.n, y, g.oc * l, |first, count, y, par| {
         let x = &x[first * chw..];
         let nb_max = images_per_block(g, count);
-        let mut col = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
-            }
-        ];
-        let mut tmp = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (col, tmp) = scratch.split_at_mut(col_len);
         for b0 in (0..count).step_by(nb_max) {
             let nb = nb_max.min(count - b0);
             let (xb, yb) = (&x[b0 * chw..], &mut y[b0 * g.oc * l..]);
@@ -382,13 +406,13 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                im2col(g, &maps, xb, nb, grp, col, par);
                 let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
                 if nb == 1 {
                     sgemm_with(wg, colm, &mut yb[grp * ocg * l..][..ocg * l], false, par);
                 } else {
                     sgemm_with(wg, colm, &mut tmp[..ocg * nb * l], false, par);
-                    regroup(yb, &mut tmp, nb, g.oc, grp * ocg, ocg, l, false);
+                    scatter_rows(tmp, yb, nb, g.oc, grp * ocg, ocg, l);
                 }
             }
         }
@@ -409,15 +433,9 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
         let gy = &gy[first * g.oc * l..];
         gx.fill(0.0);
         let nb_max = images_per_block(g, count);
-        let mut dcol = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
-            }
-        ];
-        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (dcol, gyb) = scratch.split_at_mut(col_len);
         for b0 in (0..count).step_by(nb_max) {
             let nb = nb_max.min(count - b0);
             let gxb = &mut gx[b0 * chw..];
@@ -444,8 +462,8 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
                 } else {
-                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
-                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    let gy_block = &gy[b0 * g.oc * l..][..nb * g.oc * l];
+                    gather_rows(gy_block, gyb, nb, g.oc, grp * ocg, ocg, l);
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
                 sgemm_with(wt, gym, &mut dcol[..ckk * nb * l], false, par);
@@ -464,15 +482,9 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
     let partial = |first: usize, count: usize, gw: &mut [f32], par: bool| {
         gw.fill(0.0);
         let nb_max = images_per_block(g, count);
-        let mut col = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
-            }
-        ];
-        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (col, gyb) = scratch.split_at_mut(col_len);
         for b0 in (first..first + count).step_by(nb_max) {
             let nb = nb_max.min(first + count - b0);
             let xb = &x[b0 * chw..];
@@ -491,13 +503,13 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                im2col(g, &maps, xb, nb, grp, col, par);
                 let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
                 } else {
-                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
-                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    let gy_block = &gy[b0 * g.oc * l..][..nb * g.oc * l];
+                    gather_rows(gy_block, gyb, nb, g.oc, grp * ocg, ocg, l);
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
                 sgemm_with(gym, colt, gwg, true, par);
