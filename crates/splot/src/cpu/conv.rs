@@ -467,7 +467,7 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
                 sgemm_with(wt, gym, &mut dcol[..ckk * nb * l], false, par);
-                col2im(g, &maps, &dcol, nb, grp, gxb, par);
+                col2im(g, &maps, dcol, nb, grp, gxb, par);
             }
         }
     });
