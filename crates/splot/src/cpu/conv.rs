@@ -16,7 +16,7 @@
 //! A transposed convolution is the adjoint of a convolution: its forward is
 //! `backward_input`, and its input gradient is `forward` (see `ops::conv`).
 
-use super::gemm::{sgemm_with, MatRef};
+use super::gemm::{sgemm_strided, sgemm_with, MatRef};
 use super::scratch::Scratch;
 use crate::ops::padding::PaddingMode;
 use rayon::prelude::*;
@@ -118,6 +118,18 @@ impl ConvGeometry {
             && self.pad_left == 0
     }
 
+    /// The kernel covers each image's whole (unpadded) input and the output is 1×1, as in
+    /// LeNet-5's C5: the column matrix of a block of images is then the input itself, one
+    /// image per row, and the convolution is a fully connected layer on each group.
+    fn is_whole_image(&self) -> bool {
+        self.kh == self.h
+            && self.kw == self.w
+            && self.oh == 1
+            && self.ow == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
+    }
+
     /// Multiply-accumulates of the forward pass.
     pub fn macs(&self) -> usize {
         self.n * self.oc * self.l() * self.ckk()
@@ -177,8 +189,12 @@ fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
 
 /// Lengths of a task's two work buffers: the column matrix `[ckk, nb_max·l]` (none for a
 /// pointwise convolution, which reads its input directly) and one group's rows in the
-/// batched layout `[ocg, nb_max·l]` (none when images go one at a time).
+/// batched layout `[ocg, nb_max·l]` (none when images go one at a time); none at all for a
+/// whole-image convolution.
 fn work_sizes(g: &ConvGeometry, nb_max: usize) -> (usize, usize) {
+    if g.is_whole_image() {
+        return (0, 0);
+    }
     let col = if g.is_pointwise() {
         0
     } else {
@@ -381,9 +397,20 @@ fn split_images(
 /// Forward: `y [n, oc, oh, ow] = conv(x [n, c, h, w], w [oc, cg, kh, kw]) + bias [oc]`.
 pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     split_images(g.n, y, g.oc * l, |first, count, y, par| {
         let x = &x[first * chw..];
+        if g.is_whole_image() {
+            // y_g [count, ocg] = x_g [count, ckk] · W_gᵀ, rows `oc` (in y) and `chw` (in x) apart
+            for grp in 0..g.groups {
+                let xg = MatRef::strided(&x[grp * cg * hw..], count, ckk, chw);
+                let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
+                sgemm_strided(xg, wt, &mut y[grp * ocg..], g.oc, false, par);
+            }
+            add_bias(g, bias, y);
+            return;
+        }
         let nb_max = images_per_block(g, count);
         let (col_len, rows_len) = work_sizes(g, nb_max);
         let mut scratch = Scratch::take(col_len + rows_len);
@@ -416,22 +443,37 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                 }
             }
         }
-        if let Some(b) = bias {
-            for (j, row) in y.chunks_mut(l).enumerate() {
-                let bo = b[j % g.oc];
-                row.iter_mut().for_each(|v| *v += bo);
-            }
-        }
+        add_bias(g, bias, y);
     });
+}
+
+/// `y [count, oc, l] += bias [oc]`, per output channel.
+fn add_bias(g: &ConvGeometry, bias: Option<&[f32]>, y: &mut [f32]) {
+    if let Some(b) = bias {
+        for (j, row) in y.chunks_mut(g.l()).enumerate() {
+            let bo = b[j % g.oc];
+            row.iter_mut().for_each(|v| *v += bo);
+        }
+    }
 }
 
 /// Backward to the input: `gx [n, c, h, w] = ∂loss/∂x` from `gy = ∂loss/∂y` (overwritten).
 pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     split_images(g.n, gx, chw, |first, count, gx, par| {
         let gy = &gy[first * g.oc * l..];
         gx.fill(0.0);
+        if g.is_whole_image() {
+            // gx_g [count, ckk] = gy_g [count, ocg] · W_g, rows `chw` (in gx) and `oc` (in gy) apart
+            for grp in 0..g.groups {
+                let gyg = MatRef::strided(&gy[grp * ocg..], count, ocg, g.oc);
+                let wg = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk);
+                sgemm_strided(gyg, wg, &mut gx[grp * cg * hw..], chw, false, par);
+            }
+            return;
+        }
         let nb_max = images_per_block(g, count);
         let (col_len, rows_len) = work_sizes(g, nb_max);
         let mut scratch = Scratch::take(col_len + rows_len);
@@ -478,9 +520,19 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
 /// the result depends only on the thread count.
 pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     let partial = |first: usize, count: usize, gw: &mut [f32], par: bool| {
         gw.fill(0.0);
+        if g.is_whole_image() {
+            // gW_g [ocg, ckk] = gy_gᵀ [ocg, count] · x_g [count, ckk]
+            for grp in 0..g.groups {
+                let gyt = MatRef::strided(&gy[first * g.oc + grp * ocg..], count, ocg, g.oc).t();
+                let xg = MatRef::strided(&x[first * chw + grp * cg * hw..], count, ckk, chw);
+                sgemm_with(gyt, xg, &mut gw[grp * ocg * ckk..][..ocg * ckk], false, par);
+            }
+            return;
+        }
         let nb_max = images_per_block(g, count);
         let (col_len, rows_len) = work_sizes(g, nb_max);
         let mut scratch = Scratch::take(col_len + rows_len);
