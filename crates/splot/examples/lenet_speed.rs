@@ -18,10 +18,14 @@ fn main() -> splot::Result<()> {
     let mut run = |n: usize| -> splot::Result<f64> {
         let t = Instant::now();
         for _ in 0..n {
-            let loss = net
-                .forward(&x, Mode::Train)?
-                .cross_entropy(&y, &Default::default())?;
-            opt.step(&loss.backward()?)?;
+            let step = || -> splot::Result<()> {
+                let loss = net
+                    .forward(&x, Mode::Train)?
+                    .cross_entropy(&y, &Default::default())?;
+                opt.step(&loss.backward()?)
+            };
+            // The whole step on the pool: no thread switch per parallel op.
+            splot::run_in_pool(step)?;
         }
         Ok(t.elapsed().as_secs_f64())
     };
