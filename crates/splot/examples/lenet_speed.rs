@@ -9,6 +9,7 @@ fn main() -> splot::Result<()> {
     let batch: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(64);
     let steps: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50);
     let model = args.get(3).cloned().unwrap_or("lenet5".into());
+    splot::init_threads(None);
     let (net, _) = splot::models::build(&model, 0.0, 0)?;
     let mut opt = Sgd::new(nn::parameters(&net), 0.01).momentum(0.9)?;
     let mut rng = Rng::seed(1);
@@ -17,10 +18,14 @@ fn main() -> splot::Result<()> {
     let mut run = |n: usize| -> splot::Result<f64> {
         let t = Instant::now();
         for _ in 0..n {
-            let loss = net
-                .forward(&x, Mode::Train)?
-                .cross_entropy(&y, &Default::default())?;
-            opt.step(&loss.backward()?)?;
+            let step = || -> splot::Result<()> {
+                let loss = net
+                    .forward(&x, Mode::Train)?
+                    .cross_entropy(&y, &Default::default())?;
+                opt.step(&loss.backward()?)
+            };
+            // The whole step on the pool: no thread switch per parallel op.
+            splot::run_in_pool(step)?;
         }
         Ok(t.elapsed().as_secs_f64())
     };

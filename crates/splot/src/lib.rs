@@ -38,7 +38,7 @@ pub mod train;
 pub mod viz;
 
 pub use autograd::{no_grad, Gradients, NoGradGuard};
-pub use cpu::init_threads;
+pub use cpu::{init_threads, run_in_pool};
 pub use error::{Error, Result};
 pub use nn::{Mode, Module};
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};

@@ -595,3 +595,48 @@ fn larger_convolution_uses_both_threads_and_matches_the_reference() {
     kernels::conv_forward_reference(&g, &x.to_vec(), &w.to_vec(), None, &mut expected);
     assert_close("forward", &y.to_vec(), &expected, 1e-4, 1e-4).unwrap();
 }
+
+#[test]
+fn whole_image_convolutions_equal_the_reference() {
+    // The kernel covers the whole input (LeNet-5's C5): the kernels skip im2col and read the
+    // images as the rows of one matrix. Batches below and above the thread count, groups,
+    // strides and a bottom/right padding that no window reaches.
+    let mut rng = Rng::seed(12);
+    let cases: [(usize, usize, usize, usize, [usize; 2], Conv2dConfig); 5] = [
+        (64, 16, 120, 1, [5, 5], Conv2dConfig::new()),
+        (1, 16, 120, 1, [5, 5], Conv2dConfig::new()),
+        (5, 4, 6, 2, [3, 2], Conv2dConfig::new().groups(2)),
+        (3, 3, 2, 1, [1, 1], Conv2dConfig::new().stride(2)),
+        (
+            7,
+            2,
+            4,
+            1,
+            [4, 4],
+            Conv2dConfig::new()
+                .stride(5)
+                .padding_sides(Padding2d::sides(0, 1, 0, 1)),
+        ),
+    ];
+    for (n, c, oc, groups, [h, w], cfg) in cases {
+        let x = Tensor::randn(&[n, c, h, w], 0.0, 1.0, &mut rng).to_vec();
+        let wt = Tensor::randn(&[oc, c / groups, h, w], 0.0, 0.3, &mut rng).to_vec();
+        let b = Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec();
+        let g = conv2d_geometry(&[n, c, h, w], &[oc, c / groups, h, w], None, &cfg).unwrap();
+        assert_eq!((g.oh, g.ow), (1, 1));
+        let what = format!("{n}×{c}×{h}×{w} → {oc}, groups {groups}");
+        let (mut fast, mut slow) = (vec![0.0; n * oc], vec![0.0; n * oc]);
+        kernels::conv_forward(&g, &x, &wt, Some(&b), &mut fast);
+        kernels::conv_forward_reference(&g, &x, &wt, Some(&b), &mut slow);
+        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let gy = Tensor::randn(&[n * oc], 0.0, 1.0, &mut rng).to_vec();
+        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
+        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
+        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
+        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
+        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
+        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
+        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+    }
+}

@@ -20,6 +20,19 @@ fn parameter_counts_of_the_paper() {
     assert_eq!(count("c1."), 156);
     assert_eq!(count("s2."), 12);
     assert_eq!(count("c3."), 1516);
+    // C3 as a real sparse connection: one 5×5 kernel per connection of the table, no more
+    let c3: Vec<_> = nn::parameters(&net)
+        .into_iter()
+        .filter(|p| p.name.starts_with("c3."))
+        .map(|p| (p.name, p.tensor.shape().to_vec()))
+        .collect();
+    assert_eq!(
+        c3,
+        [
+            ("c3.weight".to_string(), vec![60, 5, 5]),
+            ("c3.bias".to_string(), vec![16])
+        ]
+    );
     assert_eq!(count("s4."), 32);
     assert_eq!(count("c5."), 48_120);
     assert_eq!(count("f6."), 10_164);

@@ -88,6 +88,24 @@ impl Drop for NoGradGuard {
     }
 }
 
+/// Sets this thread's gradient mode until dropped, then restores the previous one.
+pub(crate) struct GradModeGuard {
+    previous: bool,
+}
+
+impl GradModeGuard {
+    pub(crate) fn set(enabled: bool) -> Self {
+        let previous = GRAD_ENABLED.with(|g| g.replace(enabled));
+        GradModeGuard { previous }
+    }
+}
+
+impl Drop for GradModeGuard {
+    fn drop(&mut self) {
+        GRAD_ENABLED.with(|g| g.set(self.previous));
+    }
+}
+
 /// The gradients computed by one backward pass, keyed by tensor.
 #[derive(Default)]
 pub struct Gradients {

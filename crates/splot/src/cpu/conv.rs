@@ -16,7 +16,8 @@
 //! A transposed convolution is the adjoint of a convolution: its forward is
 //! `backward_input`, and its input gradient is `forward` (see `ops::conv`).
 
-use super::gemm::{sgemm_with, MatRef};
+use super::gemm::{sgemm_strided, sgemm_with, MatRef};
+use super::scratch::Scratch;
 use crate::ops::padding::PaddingMode;
 use rayon::prelude::*;
 
@@ -117,6 +118,18 @@ impl ConvGeometry {
             && self.pad_left == 0
     }
 
+    /// The kernel covers each image's whole (unpadded) input and the output is 1×1, as in
+    /// LeNet-5's C5: the column matrix of a block of images is then the input itself, one
+    /// image per row, and the convolution is a fully connected layer on each group.
+    fn is_whole_image(&self) -> bool {
+        self.kh == self.h
+            && self.kw == self.w
+            && self.oh == 1
+            && self.ow == 1
+            && self.pad_top == 0
+            && self.pad_left == 0
+    }
+
     /// Multiply-accumulates of the forward pass.
     pub fn macs(&self) -> usize {
         self.n * self.oc * self.l() * self.ckk()
@@ -172,6 +185,27 @@ const COL_BUDGET: usize = 1 << 22;
 
 fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
     (COL_BUDGET / (g.ckk() * g.l()).max(1)).clamp(1, images.max(1))
+}
+
+/// Lengths of a task's two work buffers: the column matrix `[ckk, nb_max·l]` (none for a
+/// pointwise convolution, which reads its input directly) and one group's rows in the
+/// batched layout `[ocg, nb_max·l]` (none when images go one at a time); none at all for a
+/// whole-image convolution.
+fn work_sizes(g: &ConvGeometry, nb_max: usize) -> (usize, usize) {
+    if g.is_whole_image() {
+        return (0, 0);
+    }
+    let col = if g.is_pointwise() {
+        0
+    } else {
+        g.ckk() * nb_max * g.l()
+    };
+    let rows = if nb_max > 1 {
+        g.ocg() * nb_max * g.l()
+    } else {
+        0
+    };
+    (col, rows)
 }
 
 /// Fills `col [ckk, nb·l]` for group `grp` of `nb` consecutive images `x [nb, c, h, w]`:
@@ -305,28 +339,40 @@ fn col2im(
     }
 }
 
-/// Copies rows `[i, row0 + o, :]` of `src [nb, rows, l]` into `dst [o, i·l]` (or back, when
-/// `to_batched` is false): between the per-image layout and the batched GEMM layout.
-#[allow(clippy::too_many_arguments)]
-fn regroup(
-    src_or_dst: &mut [f32],
+/// Gathers rows `[i, row0 + o, :]` of `images [nb, rows, l]` into `batched [o, i·l]`: from
+/// the per-image layout to the batched GEMM layout.
+fn gather_rows(
+    images: &[f32],
     batched: &mut [f32],
     nb: usize,
     rows: usize,
     row0: usize,
     count: usize,
     l: usize,
-    to_batched: bool,
 ) {
     for i in 0..nb {
         for o in 0..count {
-            let image_row = &mut src_or_dst[(i * rows + row0 + o) * l..][..l];
-            let batched_row = &mut batched[(o * nb + i) * l..][..l];
-            if to_batched {
-                batched_row.copy_from_slice(image_row);
-            } else {
-                image_row.copy_from_slice(batched_row);
-            }
+            batched[(o * nb + i) * l..][..l]
+                .copy_from_slice(&images[(i * rows + row0 + o) * l..][..l]);
+        }
+    }
+}
+
+/// Scatters `batched [o, i·l]` back into rows `[i, row0 + o, :]` of `images [nb, rows, l]`:
+/// the inverse of [`gather_rows`].
+fn scatter_rows(
+    batched: &[f32],
+    images: &mut [f32],
+    nb: usize,
+    rows: usize,
+    row0: usize,
+    count: usize,
+    l: usize,
+) {
+    for i in 0..nb {
+        for o in 0..count {
+            images[(i * rows + row0 + o) * l..][..l]
+                .copy_from_slice(&batched[(o * nb + i) * l..][..l]);
         }
     }
 }
@@ -351,19 +397,24 @@ fn split_images(
 /// Forward: `y [n, oc, oh, ow] = conv(x [n, c, h, w], w [oc, cg, kh, kw]) + bias [oc]`.
 pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     split_images(g.n, y, g.oc * l, |first, count, y, par| {
         let x = &x[first * chw..];
-        let nb_max = images_per_block(g, count);
-        let mut col = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
+        if g.is_whole_image() {
+            // y_g [count, ocg] = x_g [count, ckk] · W_gᵀ, rows `oc` (in y) and `chw` (in x) apart
+            for grp in 0..g.groups {
+                let xg = MatRef::strided(&x[grp * cg * hw..], count, ckk, chw);
+                let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
+                sgemm_strided(xg, wt, &mut y[grp * ocg..], g.oc, false, par);
             }
-        ];
-        let mut tmp = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+            add_bias(g, bias, y);
+            return;
+        }
+        let nb_max = images_per_block(g, count);
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (col, tmp) = scratch.split_at_mut(col_len);
         for b0 in (0..count).step_by(nb_max) {
             let nb = nb_max.min(count - b0);
             let (xb, yb) = (&x[b0 * chw..], &mut y[b0 * g.oc * l..]);
@@ -382,42 +433,51 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                im2col(g, &maps, xb, nb, grp, col, par);
                 let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
                 if nb == 1 {
                     sgemm_with(wg, colm, &mut yb[grp * ocg * l..][..ocg * l], false, par);
                 } else {
                     sgemm_with(wg, colm, &mut tmp[..ocg * nb * l], false, par);
-                    regroup(yb, &mut tmp, nb, g.oc, grp * ocg, ocg, l, false);
+                    scatter_rows(tmp, yb, nb, g.oc, grp * ocg, ocg, l);
                 }
             }
         }
-        if let Some(b) = bias {
-            for (j, row) in y.chunks_mut(l).enumerate() {
-                let bo = b[j % g.oc];
-                row.iter_mut().for_each(|v| *v += bo);
-            }
-        }
+        add_bias(g, bias, y);
     });
+}
+
+/// `y [count, oc, l] += bias [oc]`, per output channel.
+fn add_bias(g: &ConvGeometry, bias: Option<&[f32]>, y: &mut [f32]) {
+    if let Some(b) = bias {
+        for (j, row) in y.chunks_mut(g.l()).enumerate() {
+            let bo = b[j % g.oc];
+            row.iter_mut().for_each(|v| *v += bo);
+        }
+    }
 }
 
 /// Backward to the input: `gx [n, c, h, w] = ∂loss/∂x` from `gy = ∂loss/∂y` (overwritten).
 pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     split_images(g.n, gx, chw, |first, count, gx, par| {
         let gy = &gy[first * g.oc * l..];
         gx.fill(0.0);
-        let nb_max = images_per_block(g, count);
-        let mut dcol = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
+        if g.is_whole_image() {
+            // gx_g [count, ckk] = gy_g [count, ocg] · W_g, rows `chw` (in gx) and `oc` (in gy) apart
+            for grp in 0..g.groups {
+                let gyg = MatRef::strided(&gy[grp * ocg..], count, ocg, g.oc);
+                let wg = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk);
+                sgemm_strided(gyg, wg, &mut gx[grp * cg * hw..], chw, false, par);
             }
-        ];
-        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+            return;
+        }
+        let nb_max = images_per_block(g, count);
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (dcol, gyb) = scratch.split_at_mut(col_len);
         for b0 in (0..count).step_by(nb_max) {
             let nb = nb_max.min(count - b0);
             let gxb = &mut gx[b0 * chw..];
@@ -444,12 +504,12 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
                 } else {
-                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
-                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    let gy_block = &gy[b0 * g.oc * l..][..nb * g.oc * l];
+                    gather_rows(gy_block, gyb, nb, g.oc, grp * ocg, ocg, l);
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
                 sgemm_with(wt, gym, &mut dcol[..ckk * nb * l], false, par);
-                col2im(g, &maps, &dcol, nb, grp, gxb, par);
+                col2im(g, &maps, dcol, nb, grp, gxb, par);
             }
         }
     });
@@ -460,19 +520,23 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
 /// the result depends only on the thread count.
 pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
+    let hw = g.h * g.w;
     let maps = Maps::new(g);
     let partial = |first: usize, count: usize, gw: &mut [f32], par: bool| {
         gw.fill(0.0);
-        let nb_max = images_per_block(g, count);
-        let mut col = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                ckk * nb_max * l
+        if g.is_whole_image() {
+            // gW_g [ocg, ckk] = gy_gᵀ [ocg, count] · x_g [count, ckk]
+            for grp in 0..g.groups {
+                let gyt = MatRef::strided(&gy[first * g.oc + grp * ocg..], count, ocg, g.oc).t();
+                let xg = MatRef::strided(&x[first * chw + grp * cg * hw..], count, ckk, chw);
+                sgemm_with(gyt, xg, &mut gw[grp * ocg * ckk..][..ocg * ckk], false, par);
             }
-        ];
-        let mut gyb = vec![0.0f32; if nb_max > 1 { ocg * nb_max * l } else { 0 }];
+            return;
+        }
+        let nb_max = images_per_block(g, count);
+        let (col_len, rows_len) = work_sizes(g, nb_max);
+        let mut scratch = Scratch::take(col_len + rows_len);
+        let (col, gyb) = scratch.split_at_mut(col_len);
         for b0 in (first..first + count).step_by(nb_max) {
             let nb = nb_max.min(first + count - b0);
             let xb = &x[b0 * chw..];
@@ -491,13 +555,13 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, &mut col, par);
+                im2col(g, &maps, xb, nb, grp, col, par);
                 let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)
                 } else {
-                    let mut gy_block = gy[b0 * g.oc * l..][..nb * g.oc * l].to_vec();
-                    regroup(&mut gy_block, &mut gyb, nb, g.oc, grp * ocg, ocg, l, true);
+                    let gy_block = &gy[b0 * g.oc * l..][..nb * g.oc * l];
+                    gather_rows(gy_block, gyb, nb, g.oc, grp * ocg, ocg, l);
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
                 sgemm_with(gym, colt, gwg, true, par);

@@ -28,6 +28,17 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// A `rows × cols` matrix whose rows start `row_stride` values apart (columns adjacent).
+    pub fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The transpose (no copy).
     pub fn t(self) -> Self {
         MatRef {
@@ -56,16 +67,35 @@ pub fn sgemm(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
 /// [`sgemm`], on the calling thread only unless `parallel` (for callers that already split
 /// their work across threads).
 pub fn sgemm_with(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, parallel: bool) {
+    sgemm_strided(a, b, c, b.cols, accumulate, parallel)
+}
+
+/// [`sgemm_with`] into a `c` whose rows start `c_row_stride` values apart (`≥ b.cols`);
+/// the values between rows are left alone.
+pub fn sgemm_strided(
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    c_row_stride: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "sgemm inner dimensions");
     assert!(a.fits() && b.fits(), "sgemm view out of bounds");
-    assert!(c.len() >= m * n, "sgemm output too small");
+    assert!(c_row_stride >= n, "sgemm output rows overlap");
     if m == 0 || n == 0 {
         return;
     }
+    assert!(
+        c.len() >= (m - 1) * c_row_stride + n,
+        "sgemm output too small"
+    );
     if k == 0 {
         if !accumulate {
-            c[..m * n].fill(0.0);
+            c.chunks_mut(c_row_stride)
+                .take(m)
+                .for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -75,7 +105,7 @@ pub fn sgemm_with(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, paralle
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: every view was checked to lie inside its slice, and `c` holds m·n values.
+    // SAFETY: every view was checked to lie inside its slice, and so was `c`'s m×n view.
     unsafe {
         gemm::gemm(
             m,
@@ -83,7 +113,7 @@ pub fn sgemm_with(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, paralle
             k,
             c.as_mut_ptr(),
             1,
-            n as isize,
+            c_row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,

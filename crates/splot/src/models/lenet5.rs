@@ -95,95 +95,94 @@ impl Module for Subsampling {
 }
 
 /// A convolution whose output maps each read only some input maps, given by a connection
-/// table. Consecutive output maps with the same number of inputs form one grouped
-/// convolution over their gathered inputs, so an absent connection has no weight and no
-/// gradient. Parameters: `weight{r}` `[maps in run r, inputs per map, k, k]` and one `bias`.
+/// table. Only the connections of the table have weights: `weight [connections, k, k]`,
+/// one `k × k` kernel per (output map, input map) pair of the table, in table order (output
+/// map by output map, each map's inputs as listed), and `bias [out maps]`.
+///
+/// The forward pass scatters the kernels into a dense `[out, in, k, k]` weight, with a
+/// constant zero kernel at every absent connection, and runs one ordinary convolution. The
+/// scatter is made of differentiable ops (concat with a zero row, `index_select`), so the
+/// weight gradient flows back to the real connections only: an absent connection has no
+/// parameter and receives no gradient.
 pub struct ConnectionTableConv {
     table: Vec<Vec<usize>>,
     in_maps: usize,
-    /// Runs of output maps: (first map, number of maps, inputs per map, gather indices).
-    runs: Vec<(usize, usize, usize, Vec<usize>)>,
-    /// One weight per run.
-    pub weights: Vec<Tensor>,
+    kernel: usize,
+    /// For each (output map, input map) pair, row-major: its connection's index into
+    /// `weight`, or the number of connections for "absent" (the zero row).
+    dense_index: Vec<usize>,
+    /// `[connections, k, k]`: the kernels of the table's connections, in table order.
+    pub weight: Tensor,
     /// `[out maps]`.
     pub bias: Tensor,
-    kernel: usize,
 }
-
-const RUN_NAMES: [&str; 8] = [
-    "weight0", "weight1", "weight2", "weight3", "weight4", "weight5", "weight6", "weight7",
-];
 
 impl ConnectionTableConv {
     /// A `kernel × kernel` convolution from `in_maps` maps wired by `table` (one entry per
-    /// output map: the input maps it reads), initialised like PyTorch's `Conv2d` with each
-    /// map's own fan-in.
+    /// output map: the distinct input maps it reads), initialised like PyTorch's `Conv2d`
+    /// with each map's own fan-in: kernels uniform in `±1/√(inputs·k²)`.
     pub fn new(in_maps: usize, table: &[&[usize]], kernel: usize, rng: &mut Rng) -> Result<Self> {
-        let bad = table
-            .iter()
-            .any(|s| s.is_empty() || s.iter().any(|&i| i >= in_maps));
+        let bad = table.is_empty()
+            || table.iter().any(|s| {
+                s.is_empty()
+                    || s.iter().any(|&i| i >= in_maps)
+                    || (1..s.len()).any(|a| s[..a].contains(&s[a]))
+            });
         if bad || kernel == 0 {
             return Err(Error::config(
                 "ConnectionTableConv",
                 format!(
-                    "every output map needs inputs below {in_maps} and the kernel must be positive"
+                    "every output map needs distinct inputs below {in_maps} and the kernel must be positive"
                 ),
             ));
         }
-        let mut runs: Vec<(usize, usize, usize, Vec<usize>)> = Vec::new();
+        let k2 = kernel * kernel;
+        let connections: usize = table.iter().map(|s| s.len()).sum();
+        let mut dense_index = vec![connections; table.len() * in_maps];
+        let mut kernels = Vec::with_capacity(connections * k2);
+        let mut next = 0;
         for (j, inputs) in table.iter().enumerate() {
-            match runs.last_mut() {
-                Some(run) if run.2 == inputs.len() => {
-                    run.1 += 1;
-                    run.3.extend_from_slice(inputs);
-                }
-                _ => runs.push((j, 1, inputs.len(), inputs.to_vec())),
+            let bound = 1.0 / ((inputs.len() * k2) as f32).sqrt();
+            for &i in inputs.iter() {
+                dense_index[j * in_maps + i] = next;
+                next += 1;
+                kernels.extend((0..k2).map(|_| rng.uniform(-bound, bound)));
             }
         }
-        if runs.len() > RUN_NAMES.len() {
-            return Err(Error::config(
-                "ConnectionTableConv",
-                format!(
-                    "at most {} runs of equal fan-in are supported",
-                    RUN_NAMES.len()
-                ),
-            ));
-        }
-        let weights = runs
-            .iter()
-            .map(|&(_, maps, fan_in, _)| {
-                Tensor::kaiming_uniform(&[maps, fan_in, kernel, kernel], 5f32.sqrt(), rng)
-                    .with_grad()
-            })
-            .collect();
-        let b = 1.0 / ((table[0].len() * kernel * kernel) as f32).sqrt();
+        let weight = Tensor::from_vec(kernels, &[connections, kernel, kernel])?.with_grad();
+        let b = 1.0 / ((table[0].len() * k2) as f32).sqrt();
         let bias = Tensor::rand_uniform(&[table.len()], -b, b, rng).with_grad();
         Ok(ConnectionTableConv {
             table: table.iter().map(|s| s.to_vec()).collect(),
             in_maps,
-            runs,
-            weights,
-            bias,
             kernel,
+            dense_index,
+            weight,
+            bias,
         })
     }
 
+    /// The number of connections (kernels) of the table.
+    pub fn connections(&self) -> usize {
+        self.weight.dim(0)
+    }
+
+    /// The dense `[out, in, k, k]` weight the forward pass convolves with: each
+    /// connection's kernel at its place, zeros where the table has no connection.
+    /// Differentiable with respect to `weight` (the zeros are constants).
+    fn scatter_dense(&self) -> Result<Tensor> {
+        let (k, k2) = (self.kernel, self.kernel * self.kernel);
+        let rows = self.weight.reshape(&[self.connections(), k2])?; //   [connections, k²]
+        let zero = Tensor::zeros(&[1, k2]); //                            [1, k²]
+        Tensor::concat(&[&rows, &zero], 0)? //                            [connections + 1, k²]
+            .index_select(0, &self.dense_index)? //                       [out·in, k²]
+            .reshape(&[self.table.len(), self.in_maps, k, k]) //          [out, in, k, k]
+    }
+
     /// The weights as a dense `[out, in, k, k]` tensor with zeros where the table has no
-    /// connection (for pictures and checks).
+    /// connection (for pictures and checks; no graph).
     pub fn dense_weight(&self) -> Tensor {
-        let (k2, out) = (self.kernel * self.kernel, self.table.len());
-        let mut dense = vec![0.0f32; out * self.in_maps * k2];
-        for ((first, maps, fan_in, _), w) in self.runs.iter().zip(&self.weights) {
-            let w = w.data();
-            for m in 0..*maps {
-                for (slot, &i) in self.table[first + m].iter().enumerate() {
-                    let src = &w[(m * fan_in + slot) * k2..][..k2];
-                    dense[((first + m) * self.in_maps + i) * k2..][..k2].copy_from_slice(src);
-                }
-            }
-        }
-        Tensor::from_vec(dense, &[out, self.in_maps, self.kernel, self.kernel])
-            .expect("dense shape")
+        crate::autograd::no_grad(|| self.scatter_dense()).expect("dense shape")
     }
 }
 
@@ -202,31 +201,20 @@ impl Module for ConnectionTableConv {
                 ),
             ));
         }
-        let outs = self
-            .runs
-            .iter()
-            .zip(&self.weights)
-            .map(|((_, maps, _, gather), w)| {
-                // [n, maps·fan_in, h, w] → grouped convolution, one group per output map
-                x.index_select(1, gather)?
-                    .conv2d(w, None, &Conv2dConfig::new().groups(*maps))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let y = Tensor::concat(&outs.iter().collect::<Vec<_>>(), 1)?;
-        y.add(&self.bias.reshape(&[1, self.table.len(), 1, 1])?)
+        x.conv2d(
+            &self.scatter_dense()?,
+            Some(&self.bias),
+            &Conv2dConfig::new(),
+        )
     }
     fn filters(&self) -> Option<Tensor> {
         Some(self.dense_weight())
     }
     fn own_tensors(&self) -> Vec<(&'static str, Tensor, TensorKind)> {
-        let mut v: Vec<_> = self
-            .weights
-            .iter()
-            .zip(RUN_NAMES)
-            .map(|(w, n)| (n, w.clone(), TensorKind::Parameter))
-            .collect();
-        v.push(("bias", self.bias.clone(), TensorKind::Parameter));
-        v
+        vec![
+            ("weight", self.weight.clone(), TensorKind::Parameter),
+            ("bias", self.bias.clone(), TensorKind::Parameter),
+        ]
     }
 }
 

@@ -102,11 +102,132 @@ fn for_each_broadcast(
     }
 }
 
-/// Sums a gradient of shape `out` down to the operand shape `target` it was broadcast from.
-fn sum_to(g: &[f32], out: &[usize], target: &[usize]) -> Vec<f32> {
-    if out == target {
-        return g.to_vec();
+/// How a broadcast op reads an operand whose real (non-broadcast) dimensions form one
+/// block: output element `o` reads operand element `(o / inner) % len`. Same shape:
+/// `len = numel, inner = 1`; a per-channel `[1, C, 1, 1]` or `[C, 1, 1]` against
+/// `[N, C, H, W]`: `len = C, inner = H·W`; a trailing vector `[W]`: `len = W, inner = 1`;
+/// a single value: `len = 1, inner = numel(out)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Block {
+    len: usize,
+    inner: usize,
+}
+
+/// The [`Block`] reading of `operand` broadcast to `out`, or `None` when its real
+/// dimensions are not contiguous (e.g. `[C, 1, W]` against `[N, C, H, W]`).
+fn block_of(operand: &[usize], out: &[usize]) -> Option<Block> {
+    let lead = out.len() - operand.len();
+    let dim = |d: usize| if d < lead { 1 } else { operand[d - lead] };
+    // Real: the operand spans the output's dimension; dimensions of size 1 in the output
+    // are neither real nor broadcast and may sit anywhere.
+    let real: Vec<usize> = (0..out.len())
+        .filter(|&d| out[d] != 1 && dim(d) == out[d])
+        .collect();
+    let (first, last) = match (real.first(), real.last()) {
+        (Some(&f), Some(&l)) => (f, l),
+        _ => {
+            return Some(Block {
+                len: 1,
+                inner: numel(out),
+            })
+        }
+    };
+    let contiguous = (first..=last).all(|d| out[d] == 1 || dim(d) == out[d]);
+    contiguous.then(|| Block {
+        len: numel(operand),
+        inner: numel(&out[last + 1..]),
+    })
+}
+
+/// `out[o] = f(full[o], part[(o / inner) % len])`: the fast path of broadcasting, where one
+/// operand has the output's shape and the other is read as a [`Block`]. Each run of
+/// `inner` outputs meets one value of `part` (or, when `inner = 1`, each row of `len`
+/// outputs meets all of `part`), so the loops are plain slices the compiler vectorises.
+fn zip_block(out: &mut [f32], full: &[f32], part: &[f32], b: Block, f: impl Fn(f32, f32) -> f32) {
+    if b.inner == 1 {
+        for (o, x) in out.chunks_mut(b.len).zip(full.chunks(b.len)) {
+            for ((o, &x), &y) in o.iter_mut().zip(x).zip(part) {
+                *o = f(x, y);
+            }
+        }
+    } else {
+        for (run, (o, x)) in out
+            .chunks_mut(b.inner)
+            .zip(full.chunks(b.inner))
+            .enumerate()
+        {
+            let y = part[run % b.len];
+            for (o, &x) in o.iter_mut().zip(x) {
+                *o = f(x, y);
+            }
+        }
     }
+}
+
+/// `out[o] = f(a[i], b[j])` over the broadcast shape `out` of `a` and `b`: the
+/// [`zip_block`] fast path when one operand has the output's shape, else the reference.
+fn broadcast_zip(
+    out: &[usize],
+    (a, sa): (&[f32], &[usize]),
+    (b, sb): (&[f32], &[usize]),
+    f: impl Fn(f32, f32) -> f32,
+) -> Vec<f32> {
+    let mut o = vec![0.0f32; numel(out)];
+    if o.is_empty() {
+        return o;
+    }
+    if let (true, Some(block)) = (sa == out, block_of(sb, out)) {
+        zip_block(&mut o, a, b, block, f);
+    } else if let (true, Some(block)) = (sb == out, block_of(sa, out)) {
+        zip_block(&mut o, b, a, block, |y, x| f(x, y));
+    } else {
+        for_each_broadcast(out, sa, sb, |k, i, j| o[k] = f(a[i], b[j]));
+    }
+    o
+}
+
+/// The reference of [`broadcast_zip`]: the odometer over the broadcast strides.
+#[cfg(test)]
+fn broadcast_zip_reference(
+    out: &[usize],
+    (a, sa): (&[f32], &[usize]),
+    (b, sb): (&[f32], &[usize]),
+    f: impl Fn(f32, f32) -> f32,
+) -> Vec<f32> {
+    let mut o = vec![0.0f32; numel(out)];
+    for_each_broadcast(out, sa, sb, |k, i, j| o[k] = f(a[i], b[j]));
+    o
+}
+
+/// Sums a gradient of shape `out` down to the operand shape `target` it was broadcast from
+/// (a [`Block`] operand sums runs of `inner` values, or adds rows of `len`).
+fn sum_to(g: Vec<f32>, out: &[usize], target: &[usize]) -> Vec<f32> {
+    if out == target {
+        return g;
+    }
+    let mut acc = vec![0.0f32; numel(target)];
+    if g.is_empty() {
+        return acc;
+    }
+    match block_of(target, out) {
+        Some(b) if b.inner == 1 => {
+            for row in g.chunks(b.len) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+        }
+        Some(b) => {
+            for (run, r) in g.chunks(b.inner).enumerate() {
+                acc[run % b.len] += r.iter().sum::<f32>();
+            }
+        }
+        None => for_each_broadcast(out, target, target, |o, t, _| acc[t] += g[o]),
+    }
+    acc
+}
+
+/// The reference of [`sum_to`]: every element added into its target in order.
+#[cfg(test)]
+fn sum_to_reference(g: &[f32], out: &[usize], target: &[usize]) -> Vec<f32> {
     let mut acc = vec![0.0f32; numel(target)];
     for_each_broadcast(out, target, target, |o, t, _| acc[t] += g[o]);
     acc
@@ -122,25 +243,17 @@ enum Binary {
 
 fn binary(op: &'static str, kind: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let out_shape = broadcast_shape(op, a.shape(), b.shape())?;
-    let mut out = vec![0.0f32; numel(&out_shape)];
-    {
+    let out = {
         let (ad, bd) = (a.data(), b.data());
-        let f = |x: f32, y: f32| match kind {
-            Binary::Add => x + y,
-            Binary::Sub => x - y,
-            Binary::Mul => x * y,
-            Binary::Div => x / y,
-        };
-        if a.shape() == b.shape() {
-            out.iter_mut()
-                .zip(ad.iter().zip(bd.iter()))
-                .for_each(|(o, (&x, &y))| *o = f(x, y));
-        } else {
-            for_each_broadcast(&out_shape, a.shape(), b.shape(), |o, i, j| {
-                out[o] = f(ad[i], bd[j])
-            });
+        let (a, b) = ((&ad[..], a.shape()), (&bd[..], b.shape()));
+        // One loop per kind, so that each compiles to straight vector code.
+        match kind {
+            Binary::Add => broadcast_zip(&out_shape, a, b, |x, y| x + y),
+            Binary::Sub => broadcast_zip(&out_shape, a, b, |x, y| x - y),
+            Binary::Mul => broadcast_zip(&out_shape, a, b, |x, y| x * y),
+            Binary::Div => broadcast_zip(&out_shape, a, b, |x, y| x / y),
         }
-    }
+    };
     let (ac, bc, os) = (a.clone(), b.clone(), out_shape.clone());
     Ok(Tensor::from_op(
         op,
@@ -149,51 +262,64 @@ fn binary(op: &'static str, kind: Binary, a: &Tensor, b: &Tensor) -> Result<Tens
         &[a, b],
         move |g, needs| {
             let (ad, bd) = (ac.data(), bc.data());
-            let (sa, sb) = (ac.shape(), bc.shape());
-            // Per output element: ∂out/∂a and ∂out/∂b.
-            let mut ga = needs[0].then(|| vec![0.0f32; numel(&os)]);
-            let mut gb = needs[1].then(|| vec![0.0f32; numel(&os)]);
-            for_each_broadcast(&os, sa, sb, |o, i, j| {
-                let (da, db) = match kind {
-                    Binary::Add => (1.0, 1.0),
-                    Binary::Sub => (1.0, -1.0),
-                    Binary::Mul => (bd[j], ad[i]),
-                    Binary::Div => (1.0 / bd[j], -ad[i] / (bd[j] * bd[j])),
-                };
-                if let Some(ga) = ga.as_mut() {
-                    ga[o] = g[o] * da;
-                }
-                if let Some(gb) = gb.as_mut() {
-                    gb[o] = g[o] * db;
+            let (a, b, g) = ((&ad[..], ac.shape()), (&bd[..], bc.shape()), (g, &os[..]));
+            // ∂loss/∂a and ∂loss/∂b per output element, then summed over broadcast dimensions.
+            let ga = needs[0].then(|| match kind {
+                Binary::Add | Binary::Sub => g.0.to_vec(),
+                Binary::Mul => broadcast_zip(&os, g, b, |g, y| g * y), // ∂(x·y)/∂x = y
+                Binary::Div => broadcast_zip(&os, g, b, |g, y| g / y), // ∂(x/y)/∂x = 1/y
+            });
+            let gb = needs[1].then(|| match kind {
+                Binary::Add => g.0.to_vec(),
+                Binary::Sub => g.0.iter().map(|&g| -g).collect(),
+                Binary::Mul => broadcast_zip(&os, g, a, |g, x| g * x), // ∂(x·y)/∂y = x
+                Binary::Div => {
+                    // ∂(x/y)/∂y = −x/y²
+                    let gx = broadcast_zip(&os, g, a, |g, x| g * x);
+                    broadcast_zip(&os, (&gx, &os), b, |gx, y| -gx / (y * y))
                 }
             });
             Ok(vec![
-                ga.map(|ga| sum_to(&ga, &os, sa)),
-                gb.map(|gb| sum_to(&gb, &os, sb)),
+                ga.map(|ga| sum_to(ga, &os, ac.shape())),
+                gb.map(|gb| sum_to(gb, &os, bc.shape())),
             ])
         },
     ))
 }
 
-/// A unary elementwise op with its derivative written in terms of input `x` and output `y`.
+/// A unary elementwise op whose derivative is written in terms of its input `x`.
 pub(crate) fn unary(
     op: &'static str,
     x: &Tensor,
     f: impl Fn(f32) -> f32,
-    df: impl Fn(f32, f32) -> f32 + Send + Sync + 'static,
+    df: impl Fn(f32) -> f32 + Send + Sync + 'static,
 ) -> Tensor {
     let out: Vec<f32> = x.data().iter().map(|&v| f(v)).collect();
-    let out_kept = out.clone();
     let xc = x.clone();
     Tensor::from_op(op, x.shape().to_vec(), out, &[x], move |g, _| {
-        let xd = xc.data();
         // ∂loss/∂x = g · f'(x)
-        let gx = g
-            .iter()
-            .zip(xd.iter().zip(&out_kept))
-            .map(|(&g, (&x, &y))| g * df(x, y))
-            .collect();
-        Ok(vec![Some(gx)])
+        let xd = xc.data();
+        Ok(vec![Some(
+            g.iter().zip(xd.iter()).map(|(&g, &x)| g * df(x)).collect(),
+        )])
+    })
+}
+
+/// A unary elementwise op whose derivative is written in terms of its output `y`
+/// (tanh, sigmoid, exp, sqrt), which it keeps for the backward pass.
+pub(crate) fn unary_of_output(
+    op: &'static str,
+    x: &Tensor,
+    f: impl Fn(f32) -> f32,
+    df: impl Fn(f32) -> f32 + Send + Sync + 'static,
+) -> Tensor {
+    let out: Vec<f32> = x.data().iter().map(|&v| f(v)).collect();
+    let y = out.clone();
+    Tensor::from_op(op, x.shape().to_vec(), out, &[x], move |g, _| {
+        // ∂loss/∂x = g · f'(x), with f'(x) a function of y = f(x)
+        Ok(vec![Some(
+            g.iter().zip(&y).map(|(&g, &y)| g * df(y)).collect(),
+        )])
     })
 }
 
@@ -225,31 +351,102 @@ impl Tensor {
 
     /// `c · self`.
     pub fn scale(&self, c: f32) -> Tensor {
-        unary("scale", self, |x| c * x, move |_, _| c)
+        unary("scale", self, |x| c * x, move |_| c)
     }
 
     /// `self + c`.
     pub fn add_scalar(&self, c: f32) -> Tensor {
-        unary("add_scalar", self, |x| x + c, |_, _| 1.0)
+        unary("add_scalar", self, |x| x + c, |_| 1.0)
     }
 
     /// `self²` elementwise.
     pub fn square(&self) -> Tensor {
-        unary("square", self, |x| x * x, |x, _| 2.0 * x)
+        unary("square", self, |x| x * x, |x| 2.0 * x)
     }
 
     /// `√self` elementwise.
     pub fn sqrt(&self) -> Tensor {
-        unary("sqrt", self, f32::sqrt, |_, y| 0.5 / y)
+        unary_of_output("sqrt", self, f32::sqrt, |y| 0.5 / y)
     }
 
     /// `eˢᵉˡᶠ` elementwise.
     pub fn exp(&self) -> Tensor {
-        unary("exp", self, f32::exp, |_, y| y)
+        unary_of_output("exp", self, f32::exp, |y| y)
     }
 
     /// `ln(self)` elementwise.
     pub fn ln(&self) -> Tensor {
-        unary("ln", self, f32::ln, |x, _| 1.0 / x)
+        unary("ln", self, f32::ln, |x| 1.0 / x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Rng;
+
+    /// The [`Block`] fast paths of [`broadcast_zip`] and [`sum_to`] equal the reference
+    /// odometer for every kind of operand: same shape, per channel (with and without the
+    /// leading 1), trailing vector, a single value, size-1 output dimensions in between, and
+    /// shapes that need the reference (non-contiguous or both operands broadcast).
+    #[test]
+    fn block_fast_paths_equal_the_reference() {
+        let cases: &[(&[usize], &[usize], Option<Block>)] = &[
+            (
+                &[2, 3, 4, 5],
+                &[2, 3, 4, 5],
+                Some(Block { len: 120, inner: 1 }),
+            ),
+            (
+                &[2, 3, 4, 5],
+                &[1, 3, 1, 1],
+                Some(Block { len: 3, inner: 20 }),
+            ),
+            (&[2, 3, 4, 5], &[3, 1, 1], Some(Block { len: 3, inner: 20 })),
+            (&[2, 3, 4, 5], &[5], Some(Block { len: 5, inner: 1 })),
+            (&[2, 3, 4, 5], &[4, 1], Some(Block { len: 4, inner: 5 })),
+            (
+                &[2, 3, 4, 5],
+                &[2, 1, 1, 1],
+                Some(Block { len: 2, inner: 60 }),
+            ),
+            (&[2, 3, 4, 5], &[1], Some(Block { len: 1, inner: 120 })),
+            (&[2, 3, 4, 5], &[], Some(Block { len: 1, inner: 120 })),
+            (
+                &[2, 1, 4, 5],
+                &[2, 1, 4, 1],
+                Some(Block { len: 8, inner: 5 }),
+            ),
+            (&[2, 3, 1, 5], &[3, 1, 5], Some(Block { len: 15, inner: 1 })),
+            (&[2, 3, 4, 5], &[3, 1, 5], None),
+            (&[2, 3, 4, 5], &[2, 1, 4, 1], None),
+        ];
+        let mut rng = Rng::seed(7);
+        for &(full, part, block) in cases {
+            assert_eq!(block_of(part, full), block, "{part:?} against {full:?}");
+            let x = Tensor::randn(full, 0.0, 1.0, &mut rng).to_vec();
+            let y = Tensor::randn(part, 0.0, 1.0, &mut rng).to_vec();
+            let f = |a: f32, b: f32| a * 3.0 - b / 2.0;
+            let (xs, ys) = ((&x[..], full), (&y[..], part));
+            assert_eq!(
+                broadcast_zip(full, xs, ys, f),
+                broadcast_zip_reference(full, xs, ys, f),
+                "{full:?} with {part:?}"
+            );
+            assert_eq!(
+                broadcast_zip(full, ys, xs, f),
+                broadcast_zip_reference(full, ys, xs, f),
+                "{part:?} with {full:?}"
+            );
+            let (fast, reference) = (
+                sum_to(x.clone(), full, part),
+                sum_to_reference(&x, full, part),
+            );
+            crate::testing::assert_close("sum_to", &fast, &reference, 1e-5, 1e-5).unwrap();
+        }
+        // both operands broadcast: the reference path
+        let (a, b) = ([1.0, 2.0], [10.0, 20.0, 30.0]);
+        let out = broadcast_zip(&[2, 3], (&a, &[2, 1]), (&b, &[3]), |x, y| x + y);
+        assert_eq!(out, [11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
     }
 }
