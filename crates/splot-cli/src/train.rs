@@ -196,7 +196,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             );
         }
     };
-    let outcome = train(&config, &data, &dir, resume, &stop, &mut on_event);
+    // The whole run inside the thread pool: parallel ops then need no cross-thread wake-up.
+    let outcome = splot::run_in_pool(|| train(&config, &data, &dir, resume, &stop, &mut on_event));
     if let Some(b) = bar.take() {
         b.abandon();
     }
