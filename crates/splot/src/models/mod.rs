@@ -1,19 +1,32 @@
-//! The lecture's networks, buildable by name.
+//! The lecture's networks, buildable by name: LeNet-5, and the model zoo (AlexNet, VGG,
+//! GoogLeNet, ResNet) with torchvision's layer and `state_dict` names, so torchvision
+//! weights converted to safetensors load as they are.
 
 pub mod lenet5;
+pub mod resnet;
 
 use crate::error::{Error, Result};
 use crate::nn::Sequential;
 use crate::tensor::Rng;
 
-/// Names accepted by [`build`].
-pub const MODEL_NAMES: [&str; 2] = ["lenet5", "lenet5-relu"];
+/// Names accepted by [`build`], LeNet-5 first, then the zoo.
+pub fn model_names() -> Vec<&'static str> {
+    let mut names = vec!["lenet5", "lenet5-relu"];
+    names.extend(resnet::NAMES);
+    names
+}
 
-/// A network by name, freshly initialised from `seed`, with the input shape `[c, h, w]` it
-/// expects. `dropout` is the drop probability of the networks that have a dropout layer
-/// (`lenet5-relu`; 0 leaves it out) and must be 0 for the others.
+/// Whether the network `name` has dropout layers whose probability `dropout` sets.
+fn has_dropout(name: &str) -> bool {
+    name == "lenet5-relu"
+}
+
+/// A network by name (see [`model_names`]), freshly initialised from `seed`, with the
+/// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
+/// networks that have a dropout layer (`lenet5-relu`: 0 leaves it out) and must be 0 for
+/// the others.
 pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize; 3])> {
-    if dropout != 0.0 && name != "lenet5-relu" {
+    if dropout != 0.0 && !has_dropout(name) {
         return Err(Error::config(
             "models",
             format!("model '{name}' has no dropout layer; dropout must be 0"),
@@ -21,14 +34,18 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
     }
     let mut rng = Rng::seed(seed);
     match name {
-        "lenet5" => Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
-        "lenet5-relu" => Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
-        _ => Err(Error::config(
-            "models",
-            format!(
-                "unknown model '{name}'; known models: {}",
-                MODEL_NAMES.join(", ")
-            ),
-        )),
+        "lenet5" => return Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
+        "lenet5-relu" => return Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
+        _ => {}
     }
+    if let Some(built) = resnet::build(name, &mut rng) {
+        return built;
+    }
+    Err(Error::config(
+        "models",
+        format!(
+            "unknown model '{name}'; known models: {}",
+            model_names().join(", ")
+        ),
+    ))
 }

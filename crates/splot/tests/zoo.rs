@@ -1,0 +1,251 @@
+//! The model zoo against torchvision: parameter counts, and outputs equal to PyTorch's for
+//! the same weights and input.
+//!
+//! The fixtures in `tests/fixtures/zoo/` come from `scripts/zoo_fixtures.py`, which fills
+//! every tensor of the torchvision `state_dict` with a formula of its name and index and
+//! saves the output for an input given by the same formula. [`fill`] is that formula in
+//! Rust, bit for bit, so only the outputs (a few KB) need to be committed.
+
+use splot::io::safetensors::load;
+use splot::models::build;
+use splot::nn::{self, Module};
+use splot::optim::{Optimizer, Sgd};
+use splot::{Mode, Rng, Tensor};
+use std::path::PathBuf;
+
+/// FNV-1a, 64 bits.
+fn fnv1a64(text: &str) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for &b in text.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+/// `splitmix64(fnv1a64(name) + i) >> 40` divided by 2²⁴: in `[0, 1)`.
+fn uniform(base: u64, i: u64) -> f64 {
+    let mut z = base.wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f64 / 16_777_216.0
+}
+
+/// The fixture script's `fill`: every element of the tensor `name` of `shape`.
+fn fill(name: &str, shape: &[usize]) -> Vec<f32> {
+    let count: usize = shape.iter().product();
+    if name.ends_with("num_batches_tracked") {
+        return vec![0.0; count];
+    }
+    let base = fnv1a64(name);
+    let value: Box<dyn Fn(f64) -> f64> = if name.ends_with("running_var") {
+        Box::new(|u| 0.5 + u)
+    } else if name.ends_with("running_mean") || name.ends_with("bias") {
+        Box::new(|u| 0.2 * (u - 0.5))
+    } else if name.ends_with("weight") && shape.len() == 1 {
+        Box::new(|u| 0.8 + 0.4 * u)
+    } else if name.ends_with("weight") {
+        let bound = (6.0 / (count / shape[0]) as f64).sqrt();
+        Box::new(move |u| (2.0 * u - 1.0) * bound)
+    } else {
+        Box::new(|u| 2.0 * u - 1.0)
+    };
+    (0..count as u64)
+        .map(|i| value(uniform(base, i)) as f32)
+        .collect()
+}
+
+/// Fills every parameter and buffer of `net` with [`fill`].
+fn fill_module(net: &dyn Module) {
+    for t in nn::named_tensors(net) {
+        let values = fill(&t.name, t.tensor.shape());
+        t.tensor.data_mut().copy_from_slice(&values);
+    }
+}
+
+/// The parameter counts of torchvision (and of the script's PyTorch twins of the networks
+/// torchvision lacks), as `scripts/zoo_fixtures.py` prints them.
+const TORCHVISION_PARAMETERS: &[(&str, usize)] = &[
+    ("resnet18", 11_689_512),
+    ("plain18", 11_515_688),
+    ("resnet34", 21_797_672),
+    ("plain34", 21_623_848),
+    ("resnet50", 25_557_032),
+    ("plain50", 22_780_456),
+    ("resnet101", 44_549_160),
+    ("plain101", 41_772_584),
+    ("resnet152", 60_192_808),
+    ("plain152", 57_416_232),
+    ("resnet20", 269_722),
+    ("plain20", 269_722),
+    ("resnet32", 464_154),
+    ("plain32", 464_154),
+    ("resnet44", 658_586),
+    ("plain44", 658_586),
+    ("resnet56", 853_018),
+    ("plain56", 853_018),
+    ("resnet110", 1_727_962),
+    ("plain110", 1_727_962),
+];
+
+fn expected_parameters(name: &str) -> usize {
+    TORCHVISION_PARAMETERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no parameter count for {name}"))
+        .1
+}
+
+/// Builds `name`, checks its parameter count, fills it, runs the fixture's input in eval
+/// mode and compares with PyTorch's output: `max |diff| ≤ 1e-4 · max(1, max |expected|)`.
+fn check_against_pytorch(name: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/zoo")
+        .join(format!("{name}.safetensors"));
+    let (tensors, meta) = load(&path).unwrap();
+    let (net, _) = build(name, 0.0, 0).unwrap();
+    let count = nn::num_parameters(&net);
+    assert_eq!(count, expected_parameters(name), "{name}: parameters");
+    assert_eq!(
+        count.to_string(),
+        meta["parameters"],
+        "{name}: fixture count"
+    );
+
+    let shape: Vec<usize> = meta["input"]
+        .split('x')
+        .map(|d| d.parse().unwrap())
+        .collect();
+    let x = Tensor::from_vec(fill("input", &shape), &shape).unwrap();
+    fill_module(&net);
+    let y = splot::no_grad(|| net.forward(&x, Mode::Eval)).unwrap();
+    let expected = &tensors.iter().find(|(n, _)| n == "output").unwrap().1;
+    assert_eq!(y.shape(), expected.shape(), "{name}: output shape");
+    let (y, e) = (y.to_vec(), expected.to_vec());
+    let scale = e.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let diff = y
+        .iter()
+        .zip(&e)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    println!("{name}: {count} parameters, max |expected| {scale}, max |diff| {diff}");
+    assert!(
+        diff <= 1e-4 * scale,
+        "{name}: max |diff| {diff} exceeds 1e-4 · {scale}"
+    );
+}
+
+macro_rules! against_pytorch {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check_against_pytorch($name);
+            }
+        )*
+    };
+}
+
+against_pytorch! {
+    resnet18_equals_torchvision => "resnet18",
+    resnet34_equals_torchvision => "resnet34",
+    resnet50_equals_torchvision => "resnet50",
+    resnet101_equals_torchvision => "resnet101",
+    resnet152_equals_torchvision => "resnet152",
+    plain18_equals_pytorch => "plain18",
+    plain34_equals_pytorch => "plain34",
+    plain50_equals_pytorch => "plain50",
+    plain101_equals_pytorch => "plain101",
+    plain152_equals_pytorch => "plain152",
+    resnet20_equals_pytorch => "resnet20",
+    resnet32_equals_pytorch => "resnet32",
+    resnet44_equals_pytorch => "resnet44",
+    resnet56_equals_pytorch => "resnet56",
+    resnet110_equals_pytorch => "resnet110",
+    plain20_equals_pytorch => "plain20",
+    plain32_equals_pytorch => "plain32",
+    plain44_equals_pytorch => "plain44",
+    plain56_equals_pytorch => "plain56",
+    plain110_equals_pytorch => "plain110",
+}
+
+#[test]
+fn every_zoo_name_has_a_count_and_a_fixture() {
+    for (name, _) in TORCHVISION_PARAMETERS {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/zoo")
+            .join(format!("{name}.safetensors"));
+        assert!(path.exists(), "{name}: no fixture");
+        assert!(
+            splot::models::model_names().contains(name),
+            "{name}: not in the registry"
+        );
+    }
+}
+
+#[test]
+fn resnet_state_dict_names_are_torchvision_names() {
+    let (net, input) = build("resnet50", 0.0, 0).unwrap();
+    assert_eq!(input, [3, 224, 224]);
+    let names: Vec<String> = nn::named_tensors(&net)
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    for want in [
+        "conv1.weight",
+        "bn1.running_mean",
+        "layer1.0.conv1.weight",
+        "layer1.0.bn3.num_batches_tracked",
+        "layer1.0.downsample.0.weight",
+        "layer1.0.downsample.1.running_var",
+        "layer4.2.conv3.weight",
+        "fc.bias",
+    ] {
+        assert!(names.iter().any(|n| n == want), "missing {want}");
+    }
+    // a plain network has no shortcut projections, a CIFAR one no parameters in them
+    let (plain, _) = build("plain18", 0.0, 0).unwrap();
+    assert!(nn::named_tensors(&plain)
+        .iter()
+        .all(|t| !t.name.contains("downsample")));
+}
+
+#[test]
+fn bad_input_shapes_are_errors() {
+    let (net, _) = build("resnet20", 0.0, 0).unwrap();
+    let e = net
+        .forward(&Tensor::zeros(&[1, 1, 32, 32]), Mode::Eval)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conv1"), "{e}");
+    assert!(net
+        .forward(&Tensor::zeros(&[3, 32, 32]), Mode::Eval)
+        .is_err());
+    assert!(build("resnet19", 0.0, 0).is_err());
+    assert!(build("resnet18", 0.5, 0).is_err());
+}
+
+#[test]
+fn resnet18_overfits_a_tiny_batch() {
+    let mut rng = Rng::seed(7);
+    let (net, _) = build("resnet18", 0.0, 1).unwrap();
+    let x = Tensor::randn(&[4, 3, 32, 32], 0.0, 1.0, &mut rng);
+    let targets = [1, 5, 7, 3];
+    let mut opt = Sgd::new(nn::parameters(&net), 0.05).momentum(0.9).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..12 {
+        let loss = net
+            .forward(&x, Mode::Train)
+            .unwrap()
+            .cross_entropy(&targets, &Default::default())
+            .unwrap();
+        losses.push(loss.item().unwrap());
+        opt.step(&loss.backward().unwrap()).unwrap();
+    }
+    println!("resnet18 losses: {losses:?}");
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(
+        losses[losses.len() - 1] < 0.5 * losses[0],
+        "the loss must fall: {losses:?}"
+    );
+}
