@@ -34,9 +34,17 @@ fn uniform(base: u64, i: u64) -> f64 {
 
 /// The fixture script's `fill`: every element of the tensor `name` of `shape`.
 fn fill(name: &str, shape: &[usize]) -> Vec<f32> {
-    let count: usize = shape.iter().product();
+    let mut out = vec![0.0; shape.iter().product()];
+    fill_into(name, shape, &mut out);
+    out
+}
+
+/// [`fill`] written into `out`.
+fn fill_into(name: &str, shape: &[usize], out: &mut [f32]) {
+    let count = out.len();
     if name.ends_with("num_batches_tracked") {
-        return vec![0.0; count];
+        out.fill(0.0);
+        return;
     }
     let base = fnv1a64(name);
     let value: Box<dyn Fn(f64) -> f64> = if name.ends_with("running_var") {
@@ -51,16 +59,16 @@ fn fill(name: &str, shape: &[usize]) -> Vec<f32> {
     } else {
         Box::new(|u| 2.0 * u - 1.0)
     };
-    (0..count as u64)
-        .map(|i| value(uniform(base, i)) as f32)
-        .collect()
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = value(uniform(base, i as u64)) as f32;
+    }
 }
 
 /// Fills every parameter and buffer of `net` with [`fill`].
 fn fill_module(net: &dyn Module) {
     for t in nn::named_tensors(net) {
-        let values = fill(&t.name, t.tensor.shape());
-        t.tensor.data_mut().copy_from_slice(&values);
+        let shape = t.tensor.shape().to_vec();
+        fill_into(&t.name, &shape, &mut t.tensor.data_mut());
     }
 }
 
@@ -87,6 +95,16 @@ const TORCHVISION_PARAMETERS: &[(&str, usize)] = &[
     ("plain56", 853_018),
     ("resnet110", 1_727_962),
     ("plain110", 1_727_962),
+    ("vgg11", 132_863_336),
+    ("vgg11_bn", 132_868_840),
+    ("vgg13", 133_047_848),
+    ("vgg13_bn", 133_053_736),
+    ("vgg16", 138_357_544),
+    ("vgg16_bn", 138_365_992),
+    ("vgg19", 143_667_240),
+    ("vgg19_bn", 143_678_248),
+    ("alexnet", 61_100_840),
+    ("alexnet-paper", 60_965_224),
 ];
 
 fn expected_parameters(name: &str) -> usize {
@@ -167,6 +185,16 @@ against_pytorch! {
     plain44_equals_pytorch => "plain44",
     plain56_equals_pytorch => "plain56",
     plain110_equals_pytorch => "plain110",
+    vgg11_equals_torchvision => "vgg11",
+    vgg11_bn_equals_torchvision => "vgg11_bn",
+    vgg13_equals_torchvision => "vgg13",
+    vgg13_bn_equals_torchvision => "vgg13_bn",
+    vgg16_equals_torchvision => "vgg16",
+    vgg16_bn_equals_torchvision => "vgg16_bn",
+    vgg19_equals_torchvision => "vgg19",
+    vgg19_bn_equals_torchvision => "vgg19_bn",
+    alexnet_equals_torchvision => "alexnet",
+    alexnet_paper_equals_pytorch => "alexnet-paper",
 }
 
 #[test]
@@ -208,6 +236,49 @@ fn resnet_state_dict_names_are_torchvision_names() {
     assert!(nn::named_tensors(&plain)
         .iter()
         .all(|t| !t.name.contains("downsample")));
+}
+
+#[test]
+fn vgg_and_alexnet_names_are_torchvision_names() {
+    let names = |model: &str| -> Vec<String> {
+        let (net, _) = build(model, 0.0, 0).unwrap();
+        nn::named_tensors(&net)
+            .into_iter()
+            .map(|t| t.name)
+            .collect()
+    };
+    let vgg = names("vgg16_bn");
+    for want in [
+        "features.0.weight",
+        "features.1.running_var",
+        "features.41.bias",
+        "classifier.0.weight",
+        "classifier.3.weight",
+        "classifier.6.bias",
+    ] {
+        assert!(vgg.iter().any(|n| n == want), "vgg16_bn: missing {want}");
+    }
+    let alexnet = names("alexnet");
+    for want in [
+        "features.0.weight",
+        "features.10.bias",
+        "classifier.1.weight",
+        "classifier.6.bias",
+    ] {
+        assert!(alexnet.iter().any(|n| n == want), "alexnet: missing {want}");
+    }
+    let (paper, input) = build("alexnet-paper", 0.0, 0).unwrap();
+    assert_eq!(input, [3, 227, 227]);
+    // conv2 in two groups: each output map reads 48 of the 96 maps
+    let conv2 = nn::named_tensors(&paper)
+        .into_iter()
+        .find(|t| t.name == "features.4.weight")
+        .unwrap();
+    assert_eq!(conv2.tensor.shape(), &[256, 48, 5, 5]);
+    // the paper's input size is the only one its classifier fits
+    assert!(paper
+        .forward(&Tensor::zeros(&[1, 3, 224, 224]), Mode::Eval)
+        .is_err());
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! GoogLeNet, ResNet) with torchvision's layer and `state_dict` names, so torchvision
 //! weights converted to safetensors load as they are.
 
+pub mod alexnet;
 pub mod lenet5;
 pub mod resnet;
+pub mod vgg;
 
 use crate::error::{Error, Result};
 use crate::nn::Sequential;
@@ -12,19 +14,23 @@ use crate::tensor::Rng;
 /// Names accepted by [`build`], LeNet-5 first, then the zoo.
 pub fn model_names() -> Vec<&'static str> {
     let mut names = vec!["lenet5", "lenet5-relu"];
+    names.extend(alexnet::NAMES);
+    names.extend(vgg::NAMES);
     names.extend(resnet::NAMES);
     names
 }
 
 /// Whether the network `name` has dropout layers whose probability `dropout` sets.
 fn has_dropout(name: &str) -> bool {
-    name == "lenet5-relu"
+    name == "lenet5-relu" || alexnet::NAMES.contains(&name) || vgg::NAMES.contains(&name)
 }
 
 /// A network by name (see [`model_names`]), freshly initialised from `seed`, with the
 /// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
-/// networks that have a dropout layer (`lenet5-relu`: 0 leaves it out) and must be 0 for
-/// the others.
+/// networks that have dropout layers: for `lenet5-relu` 0 leaves its layer out; for
+/// AlexNet and VGG (and GoogLeNet) the layers are always there, where torchvision has
+/// them, and 0 selects torchvision's probability. It must be 0 for the networks without
+/// dropout (LeNet-5, ResNets).
 pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize; 3])> {
     if dropout != 0.0 && !has_dropout(name) {
         return Err(Error::config(
@@ -37,6 +43,12 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
         "lenet5" => return Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
         "lenet5-relu" => return Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
         _ => {}
+    }
+    if let Some(built) = alexnet::build(name, dropout, &mut rng) {
+        return built;
+    }
+    if let Some(built) = vgg::build(name, dropout, &mut rng) {
+        return built;
     }
     if let Some(built) = resnet::build(name, &mut rng) {
         return built;
