@@ -5,7 +5,8 @@ For each network this builds the torchvision model (or, for the networks torchvi
 lacks, the same network written here in PyTorch), fills every tensor of its state_dict
 with a deterministic formula of the tensor's name and the element's index (`fill`
 below; the Rust test implements the same formula bit for bit), runs a deterministic
-input (`fill("input", shape)`) in eval mode and saves only the expected output and the
+input (`fill("input", shape)`) in eval mode and saves only the expected output (for
+googlenet-aux also the auxiliary classifiers' outputs, `aux1` and `aux2`) and the
 parameter count to crates/splot/tests/fixtures/zoo/NAME.safetensors (a few KB each).
 
 Run from the repository root with PyTorch, torchvision and safetensors installed:
@@ -202,10 +203,17 @@ def main(names):
         fill_model(model)
         params = sum(p.numel() for p in model.parameters())
         x = torch.from_numpy(fill("input", shape))
+        outputs = {}
+        if name == "googlenet-aux":
+            # the auxiliary classifiers on the outputs of inception 4a and 4d, in eval mode
+            for aux, tap in [("aux1", "inception4a"), ("aux2", "inception4d")]:
+                hook = lambda m, i, o, aux=aux: outputs.__setitem__(aux, getattr(model, aux)(o))  # noqa: E731
+                getattr(model, tap).register_forward_hook(hook)
         with torch.no_grad():
             y = model(x)
+        outputs = {k: v.contiguous() for k, v in outputs.items()}
         save_file(
-            {"output": y.contiguous()},
+            {"output": y.contiguous(), **outputs},
             os.path.join(OUT, f"{name}.safetensors"),
             metadata={"parameters": str(params), "input": "x".join(map(str, shape))},
         )

@@ -8,7 +8,8 @@
 
 use splot::io::safetensors::load;
 use splot::models::build;
-use splot::nn::{self, Module};
+use splot::models::googlenet::{googlenet, inception_naive, InceptionAux};
+use splot::nn::{self, Module, Sequential};
 use splot::optim::{Optimizer, Sgd};
 use splot::{Mode, Rng, Tensor};
 use std::path::PathBuf;
@@ -66,10 +67,32 @@ fn fill_into(name: &str, shape: &[usize], out: &mut [f32]) {
 
 /// Fills every parameter and buffer of `net` with [`fill`].
 fn fill_module(net: &dyn Module) {
+    fill_module_as(net, "");
+}
+
+/// [`fill_module`] for a module whose tensor names in the whole network start with
+/// `prefix`.
+fn fill_module_as(net: &dyn Module, prefix: &str) {
     for t in nn::named_tensors(net) {
         let shape = t.tensor.shape().to_vec();
-        fill_into(&t.name, &shape, &mut t.tensor.data_mut());
+        fill_into(
+            &format!("{prefix}{}", t.name),
+            &shape,
+            &mut t.tensor.data_mut(),
+        );
     }
+}
+
+/// `max |diff|` and `max(1, max |expected|)`.
+fn max_diff(actual: &Tensor, expected: &Tensor) -> (f32, f32) {
+    assert_eq!(actual.shape(), expected.shape(), "output shape");
+    let (y, e) = (actual.to_vec(), expected.to_vec());
+    let scale = e.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let diff = y
+        .iter()
+        .zip(&e)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    (diff, scale)
 }
 
 /// The parameter counts of torchvision (and of the script's PyTorch twins of the networks
@@ -105,6 +128,8 @@ const TORCHVISION_PARAMETERS: &[(&str, usize)] = &[
     ("vgg19_bn", 143_678_248),
     ("alexnet", 61_100_840),
     ("alexnet-paper", 60_965_224),
+    ("googlenet", 6_624_904),
+    ("googlenet-aux", 13_004_888),
 ];
 
 fn expected_parameters(name: &str) -> usize {
@@ -137,20 +162,40 @@ fn check_against_pytorch(name: &str) {
         .collect();
     let x = Tensor::from_vec(fill("input", &shape), &shape).unwrap();
     fill_module(&net);
-    let y = splot::no_grad(|| net.forward(&x, Mode::Eval)).unwrap();
-    let expected = &tensors.iter().find(|(n, _)| n == "output").unwrap().1;
-    assert_eq!(y.shape(), expected.shape(), "{name}: output shape");
-    let (y, e) = (y.to_vec(), expected.to_vec());
-    let scale = e.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    let diff = y
-        .iter()
-        .zip(&e)
-        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    let trace = splot::no_grad(|| net.forward_trace(&x, Mode::Eval)).unwrap();
+    let expected = |key: &str| &tensors.iter().find(|(n, _)| n == key).unwrap().1;
+    let (diff, scale) = max_diff(trace.last().unwrap(), expected("output"));
+    if name == "googlenet-aux" {
+        check_aux_classifiers(&net, &trace, expected("aux1"), expected("aux2"));
+    }
     println!("{name}: {count} parameters, max |expected| {scale}, max |diff| {diff}");
     assert!(
         diff <= 1e-4 * scale,
         "{name}: max |diff| {diff} exceeds 1e-4 · {scale}"
     );
+}
+
+/// GoogLeNet's auxiliary classifiers, evaluated on the traced outputs of inception 4a
+/// and 4d (the taps themselves pass their input through in evaluation), against
+/// PyTorch's `model.aux1(inception4a output)` in eval mode.
+fn check_aux_classifiers(net: &Sequential, trace: &[Tensor], aux1: &Tensor, aux2: &Tensor) {
+    let children: Vec<String> = net.children().into_iter().map(|(n, _)| n).collect();
+    let at = |child: &str| &trace[children.iter().position(|n| n == child).unwrap()];
+    for (label, c_in, tap, expected) in [
+        ("aux1", 512, "inception4a", aux1),
+        ("aux2", 528, "inception4d", aux2),
+    ] {
+        let aux =
+            InceptionAux::new(c_in, 1000, label, Default::default(), &mut Rng::seed(0)).unwrap();
+        fill_module_as(&aux, &format!("{label}."));
+        let y = splot::no_grad(|| aux.logits(at(tap), Mode::Eval)).unwrap();
+        let (diff, scale) = max_diff(&y, expected);
+        println!("googlenet {label}: max |expected| {scale}, max |diff| {diff}");
+        assert!(
+            diff <= 1e-4 * scale,
+            "{label}: max |diff| {diff} exceeds 1e-4 · {scale}"
+        );
+    }
 }
 
 macro_rules! against_pytorch {
@@ -195,6 +240,8 @@ against_pytorch! {
     vgg19_bn_equals_torchvision => "vgg19_bn",
     alexnet_equals_torchvision => "alexnet",
     alexnet_paper_equals_pytorch => "alexnet-paper",
+    googlenet_equals_torchvision => "googlenet",
+    googlenet_aux_equals_torchvision => "googlenet-aux",
 }
 
 #[test]
@@ -279,6 +326,55 @@ fn vgg_and_alexnet_names_are_torchvision_names() {
     assert!(paper
         .forward(&Tensor::zeros(&[1, 3, 224, 224]), Mode::Eval)
         .is_err());
+}
+
+#[test]
+fn googlenet_names_and_aux_classifiers() {
+    let (net, input) = build("googlenet-aux", 0.0, 0).unwrap();
+    assert_eq!(input, [3, 224, 224]);
+    let names: Vec<String> = nn::named_tensors(&net)
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    for want in [
+        "conv1.conv.weight",
+        "conv1.bn.running_mean",
+        "inception3a.branch1.conv.weight",
+        "inception3a.branch2.1.bn.bias",
+        "inception4e.branch4.1.conv.weight",
+        "aux1.conv.conv.weight",
+        "aux2.fc1.weight",
+        "aux2.fc2.bias",
+        "fc.weight",
+    ] {
+        assert!(names.iter().any(|n| n == want), "missing {want}");
+    }
+    // torchvision's "5×5" branch is a 3×3 convolution
+    let b3 = nn::named_tensors(&net)
+        .into_iter()
+        .find(|t| t.name == "inception3a.branch3.1.conv.weight")
+        .unwrap();
+    assert_eq!(b3.tensor.shape(), &[32, 16, 3, 3]);
+    // the aux classifiers report their logits in training mode only
+    let (net, aux) = googlenet(true, 0.2, 10, &mut Rng::seed(0)).unwrap();
+    let x = Tensor::randn(&[2, 3, 64, 64], 0.0, 1.0, &mut Rng::seed(1));
+    assert_eq!(net.forward(&x, Mode::Eval).unwrap().shape(), &[2, 10]);
+    assert!(aux.lock().unwrap().is_empty());
+    net.forward(&x, Mode::Train).unwrap();
+    let aux = aux.lock().unwrap();
+    let labels: Vec<&str> = aux.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["aux1", "aux2"]);
+    assert!(aux.iter().all(|(_, t)| t.shape() == [2, 10]));
+}
+
+#[test]
+fn naive_inception_concatenates_its_branches() {
+    let m = inception_naive(8, 4, 6, 2, &mut Rng::seed(0)).unwrap();
+    let y = m.forward(&Tensor::ones(&[1, 8, 7, 7]), Mode::Eval).unwrap();
+    // 1×1, 3×3 and 5×5 outputs, then the 8 pooled input channels, all 7×7
+    assert_eq!(y.shape(), &[1, 4 + 6 + 2 + 8, 7, 7]);
+    assert!(y.to_vec()[(12 * 49)..].iter().all(|&v| v == 1.0));
+    assert_eq!(nn::num_parameters(&m), (4 + 6 * 9 + 2 * 25) * 8 + 12);
 }
 
 #[test]

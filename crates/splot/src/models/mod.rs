@@ -3,6 +3,7 @@
 //! weights converted to safetensors load as they are.
 
 pub mod alexnet;
+pub mod googlenet;
 pub mod lenet5;
 pub mod resnet;
 pub mod vgg;
@@ -16,19 +17,23 @@ pub fn model_names() -> Vec<&'static str> {
     let mut names = vec!["lenet5", "lenet5-relu"];
     names.extend(alexnet::NAMES);
     names.extend(vgg::NAMES);
+    names.extend(googlenet::NAMES);
     names.extend(resnet::NAMES);
     names
 }
 
 /// Whether the network `name` has dropout layers whose probability `dropout` sets.
 fn has_dropout(name: &str) -> bool {
-    name == "lenet5-relu" || alexnet::NAMES.contains(&name) || vgg::NAMES.contains(&name)
+    name == "lenet5-relu"
+        || alexnet::NAMES.contains(&name)
+        || vgg::NAMES.contains(&name)
+        || googlenet::NAMES.contains(&name)
 }
 
 /// A network by name (see [`model_names`]), freshly initialised from `seed`, with the
 /// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
 /// networks that have dropout layers: for `lenet5-relu` 0 leaves its layer out; for
-/// AlexNet and VGG (and GoogLeNet) the layers are always there, where torchvision has
+/// AlexNet, VGG and GoogLeNet the layers are always there, where torchvision has
 /// them, and 0 selects torchvision's probability. It must be 0 for the networks without
 /// dropout (LeNet-5, ResNets).
 pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize; 3])> {
@@ -48,6 +53,9 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
         return built;
     }
     if let Some(built) = vgg::build(name, dropout, &mut rng) {
+        return built;
+    }
+    if let Some(built) = googlenet::build(name, dropout, &mut rng) {
         return built;
     }
     if let Some(built) = resnet::build(name, &mut rng) {
