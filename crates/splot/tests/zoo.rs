@@ -252,10 +252,20 @@ fn every_zoo_name_has_a_count_and_a_fixture() {
             .join(format!("{name}.safetensors"));
         assert!(path.exists(), "{name}: no fixture");
         assert!(
-            splot::models::model_names().contains(name),
+            splot::models::MODEL_NAMES.contains(name),
             "{name}: not in the registry"
         );
     }
+    use splot::models::{alexnet, googlenet, resnet, vgg};
+    let families = [
+        &alexnet::NAMES[..],
+        &vgg::NAMES,
+        &googlenet::NAMES,
+        &resnet::NAMES,
+    ];
+    let zoo: Vec<&str> = families.concat();
+    assert_eq!(zoo.len(), TORCHVISION_PARAMETERS.len());
+    assert_eq!(&splot::models::MODEL_NAMES[2..], &zoo[..]);
 }
 
 #[test]

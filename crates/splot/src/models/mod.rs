@@ -12,15 +12,43 @@ use crate::error::{Error, Result};
 use crate::nn::Sequential;
 use crate::tensor::Rng;
 
-/// Names accepted by [`build`], LeNet-5 first, then the zoo.
-pub fn model_names() -> Vec<&'static str> {
-    let mut names = vec!["lenet5", "lenet5-relu"];
-    names.extend(alexnet::NAMES);
-    names.extend(vgg::NAMES);
-    names.extend(googlenet::NAMES);
-    names.extend(resnet::NAMES);
-    names
-}
+/// Names accepted by [`build`]: LeNet-5, then the zoo (each family's `NAMES`).
+pub const MODEL_NAMES: [&str; 34] = [
+    "lenet5",
+    "lenet5-relu",
+    "alexnet",
+    "alexnet-paper",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "googlenet",
+    "googlenet-aux",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "plain18",
+    "plain34",
+    "plain50",
+    "plain101",
+    "plain152",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+];
 
 /// Whether the network `name` has dropout layers whose probability `dropout` sets.
 fn has_dropout(name: &str) -> bool {
@@ -30,7 +58,7 @@ fn has_dropout(name: &str) -> bool {
         || googlenet::NAMES.contains(&name)
 }
 
-/// A network by name (see [`model_names`]), freshly initialised from `seed`, with the
+/// A network by name (see [`MODEL_NAMES`]), freshly initialised from `seed`, with the
 /// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
 /// networks that have dropout layers: for `lenet5-relu` 0 leaves its layer out; for
 /// AlexNet, VGG and GoogLeNet the layers are always there, where torchvision has
@@ -61,11 +89,15 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
     if let Some(built) = resnet::build(name, &mut rng) {
         return built;
     }
+    debug_assert!(
+        !MODEL_NAMES.contains(&name),
+        "'{name}' is listed but not built"
+    );
     Err(Error::config(
         "models",
         format!(
             "unknown model '{name}'; known models: {}",
-            model_names().join(", ")
+            MODEL_NAMES.join(", ")
         ),
     ))
 }
