@@ -399,6 +399,22 @@ fn bad_input_shapes_are_errors() {
         .forward(&Tensor::zeros(&[3, 32, 32]), Mode::Eval)
         .is_err());
     assert!(build("resnet19", 0.0, 0).is_err());
+    // inputs too small or of the wrong rank are errors (or fine), never panics
+    for (model, shape) in [
+        ("resnet18", &[1, 3, 1, 1][..]),
+        ("resnet50", &[1, 3, 2, 2]),
+        ("plain20", &[1, 3, 1, 1]),
+        ("googlenet-aux", &[1, 3, 3, 3]),
+        ("vgg11_bn", &[1, 3, 8, 8]),
+        ("alexnet", &[1, 3, 16, 16]),
+        ("alexnet-paper", &[1, 3, 64, 64]),
+        ("googlenet", &[3, 64, 64]),
+    ] {
+        let (net, _) = build(model, 0.0, 0).unwrap();
+        for mode in [Mode::Eval, Mode::Train] {
+            let _ = net.forward(&Tensor::zeros(shape), mode);
+        }
+    }
     assert!(build("resnet18", 0.5, 0).is_err());
 }
 
