@@ -6,12 +6,18 @@ lacks, the same network written here in PyTorch), fills every tensor of its stat
 with a deterministic formula of the tensor's name and the element's index (`fill`
 below; the Rust test implements the same formula bit for bit), runs a deterministic
 input (`fill("input", shape)`) in eval mode and saves only the expected output (for
-googlenet-aux also the auxiliary classifiers' outputs, `aux1` and `aux2`) and the
-parameter count to crates/splot/tests/fixtures/zoo/NAME.safetensors (a few KB each).
+googlenet-aux also the auxiliary classifiers' outputs, `aux1` and `aux2`), the
+parameter count, and the number and a hash of the state_dict's names and shapes, to
+crates/splot/tests/fixtures/zoo/NAME.safetensors (a few KB each).
+
+The inputs are not stored: both sides compute them with the formula. Residual networks'
+outputs grow with depth (eval-mode batch norm with fixed statistics does not
+renormalise, so each block adds a term as large as its input); the test's tolerance is
+relative to the largest output.
 
 Run from the repository root with PyTorch, torchvision and safetensors installed:
 
-    /work/torchenv/bin/python scripts/zoo_fixtures.py [NAME ...]
+    python scripts/zoo_fixtures.py [NAME ...]      # here: /work/torchenv/bin/python
 
 It prints every network's parameter count (the numbers hard-coded in zoo.rs).
 """
@@ -84,6 +90,13 @@ def fill(name, shape):
     else:
         v = 2.0 * u - 1.0
     return v.astype(np.float32).reshape(shape)
+
+
+def state_dict_keys(model):
+    """Every state_dict entry as `name:shape` (`layer1.0.conv1.weight:64x64x3x3`, a scalar
+    has an empty shape), sorted by name, one a line: its FNV-1a hash is in the fixture."""
+    sd = model.state_dict()
+    return "\n".join(f"{k}:{'x'.join(map(str, sd[k].shape))}" for k in sorted(sd))
 
 
 def fill_model(model):
@@ -202,6 +215,7 @@ def main(names):
         model = build().eval()
         fill_model(model)
         params = sum(p.numel() for p in model.parameters())
+        keys = state_dict_keys(model)
         x = torch.from_numpy(fill("input", shape))
         outputs = {}
         if name == "googlenet-aux":
@@ -215,7 +229,12 @@ def main(names):
         save_file(
             {"output": y.contiguous(), **outputs},
             os.path.join(OUT, f"{name}.safetensors"),
-            metadata={"parameters": str(params), "input": "x".join(map(str, shape))},
+            metadata={
+                "parameters": str(params),
+                "input": "x".join(map(str, shape)),
+                "state_dict_entries": str(len(model.state_dict())),
+                "state_dict_fnv1a": f"{fnv1a64(keys):016x}",
+            },
         )
         print(f"{name:14} parameters {params:>12,}  input {shape}  max|y| {y.abs().max():.4g}")
 

@@ -140,7 +140,31 @@ fn expected_parameters(name: &str) -> usize {
         .1
 }
 
-/// Builds `name`, checks its parameter count, fills it, runs the fixture's input in eval
+/// The module's `state_dict` equals PyTorch's: the same number of entries and the same
+/// names with the same shapes (compared through the fixture's FNV-1a hash of the sorted
+/// `name:shape` lines, the script's `state_dict_keys`).
+fn check_state_dict_names(name: &str, net: &dyn Module, meta: &splot::io::safetensors::Metadata) {
+    let mut lines: Vec<String> = nn::named_tensors(net)
+        .into_iter()
+        .map(|t| {
+            let shape: Vec<String> = t.tensor.shape().iter().map(|d| d.to_string()).collect();
+            format!("{}:{}", t.name, shape.join("x"))
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines.len().to_string(),
+        meta["state_dict_entries"],
+        "{name}: state_dict entries"
+    );
+    assert_eq!(
+        format!("{:016x}", fnv1a64(&lines.join("\n"))),
+        meta["state_dict_fnv1a"],
+        "{name}: state_dict names and shapes differ from PyTorch's"
+    );
+}
+
+/// Builds `name`, checks its parameter count and `state_dict` names, fills it, runs the fixture's input in eval
 /// mode and compares with PyTorch's output: `max |diff| ≤ 1e-4 · max(1, max |expected|)`.
 fn check_against_pytorch(name: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -155,6 +179,7 @@ fn check_against_pytorch(name: &str) {
         meta["parameters"],
         "{name}: fixture count"
     );
+    check_state_dict_names(name, &net, &meta);
 
     let shape: Vec<usize> = meta["input"]
         .split('x')
@@ -418,10 +443,11 @@ fn bad_input_shapes_are_errors() {
     assert!(build("resnet18", 0.5, 0).is_err());
 }
 
-#[test]
-fn resnet18_overfits_a_tiny_batch() {
+/// Trains `name` for 12 SGD steps on 4 random 3×32×32 images with fixed labels; the loss
+/// must fall below half its start.
+fn overfits_a_tiny_batch(name: &str) {
     let mut rng = Rng::seed(7);
-    let (net, _) = build("resnet18", 0.0, 1).unwrap();
+    let (net, _) = build(name, 0.0, 1).unwrap();
     let x = Tensor::randn(&[4, 3, 32, 32], 0.0, 1.0, &mut rng);
     let targets = [1, 5, 7, 3];
     let mut opt = Sgd::new(nn::parameters(&net), 0.05).momentum(0.9).unwrap();
@@ -435,10 +461,20 @@ fn resnet18_overfits_a_tiny_batch() {
         losses.push(loss.item().unwrap());
         opt.step(&loss.backward().unwrap()).unwrap();
     }
-    println!("resnet18 losses: {losses:?}");
+    println!("{name} losses: {losses:?}");
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(
         losses[losses.len() - 1] < 0.5 * losses[0],
-        "the loss must fall: {losses:?}"
+        "{name}: the loss must fall: {losses:?}"
     );
+}
+
+#[test]
+fn resnet18_overfits_a_tiny_batch() {
+    overfits_a_tiny_batch("resnet18");
+}
+
+#[test]
+fn cifar_resnet20_with_zero_pad_shortcuts_overfits_a_tiny_batch() {
+    overfits_a_tiny_batch("resnet20");
 }

@@ -33,6 +33,11 @@
 //!
 //! Plain networks (`plain18`…`plain152`, `plain20`…`plain110`) drop every shortcut, the
 //! `downsample` projections included: `y = relu(F(x))`.
+//!
+//! The blocks are [`ResidualBlock`]s rather than the generic [`Residual`](crate::nn::Residual)
+//! container, whose children are named `body` and `shortcut`: torchvision's names put the
+//! convolutions and the `downsample` side by side in the block, and the final ReLU comes
+//! after the sum.
 
 use crate::error::{Error, Result};
 use crate::nn::{Activation, BatchNorm, Conv2d, Flatten, Linear, Mode, Module, Pool, Sequential};
@@ -397,13 +402,13 @@ pub fn build(name: &str, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3]
         return None;
     };
     use BlockKind::{Basic, Bottleneck};
-    let imagenet = |kind, blocks| Some((kind, blocks));
+    // ImageNet depths: (block, blocks per stage); CIFAR depths 6n + 2: None
     let spec = match depth {
-        "18" => imagenet(Basic, [2, 2, 2, 2]),
-        "34" => imagenet(Basic, [3, 4, 6, 3]),
-        "50" => imagenet(Bottleneck, [3, 4, 6, 3]),
-        "101" => imagenet(Bottleneck, [3, 4, 23, 3]),
-        "152" => imagenet(Bottleneck, [3, 8, 36, 3]),
+        "18" => Some((Basic, [2, 2, 2, 2])),
+        "34" => Some((Basic, [3, 4, 6, 3])),
+        "50" => Some((Bottleneck, [3, 4, 6, 3])),
+        "101" => Some((Bottleneck, [3, 4, 23, 3])),
+        "152" => Some((Bottleneck, [3, 8, 36, 3])),
         "20" | "32" | "44" | "56" | "110" => None,
         _ => return None,
     };
