@@ -285,70 +285,59 @@ pub fn googlenet(
     let c = Conv2dConfig::new;
     let pool = |k: usize| Pool::Max(Pool2dConfig::new(k).stride(2).ceil_mode(true));
     let sink = AuxLogits::default();
-    let mut net = Sequential::new()
-        .push_named(
-            "conv1",
-            BasicConv2d::new(3, 64, 7, c().stride(2).padding(3), rng)?,
-        ) // [n, 64, 112, 112]
-        .push_named("maxpool1", pool(3)) //                                                 [n, 64, 56, 56]
-        .push_named("conv2", BasicConv2d::new(64, 64, 1, c(), rng)?) //                     [n, 64, 56, 56]
-        .push_named("conv3", BasicConv2d::new(64, 192, 3, c().padding(1), rng)?) //         [n, 192, 56, 56]
-        .push_named("maxpool2", pool(3)) //                                                 [n, 192, 28, 28]
-        .push_named("inception3a", inception(192, 64, 96, 128, 16, 32, 32, rng)?) //        [n, 256, 28, 28]
-        .push_named(
-            "inception3b",
-            inception(256, 128, 128, 192, 32, 96, 64, rng)?,
-        ) //      [n, 480, 28, 28]
-        .push_named("maxpool3", pool(3)) //                                                 [n, 480, 14, 14]
-        .push_named(
-            "inception4a",
-            inception(480, 192, 96, 208, 16, 48, 64, rng)?,
-        ); //      [n, 512, 14, 14]
-    if aux_logits {
-        net = net.push_named(
-            "aux1",
-            InceptionAux::new(512, num_classes, "aux1", sink.clone(), rng)?,
-        );
-    }
-    net = net
-        .push_named(
-            "inception4b",
-            inception(512, 160, 112, 224, 24, 64, 64, rng)?,
-        ) //      [n, 512, 14, 14]
-        .push_named(
-            "inception4c",
-            inception(512, 128, 128, 256, 24, 64, 64, rng)?,
-        ) //      [n, 512, 14, 14]
-        .push_named(
-            "inception4d",
-            inception(512, 112, 144, 288, 32, 64, 64, rng)?,
-        ); //     [n, 528, 14, 14]
-    if aux_logits {
-        net = net.push_named(
-            "aux2",
-            InceptionAux::new(528, num_classes, "aux2", sink.clone(), rng)?,
-        );
-    }
+    let conv1 = BasicConv2d::new(3, 64, 7, c().stride(2).padding(3), rng)?; //  [n, 64, 112, 112]
+    let conv2 = BasicConv2d::new(64, 64, 1, c(), rng)?; //                      [n, 64, 56, 56]
+    let conv3 = BasicConv2d::new(64, 192, 3, c().padding(1), rng)?; //          [n, 192, 56, 56]
+
+    // inception(in, 1×1, 3×3 reduce, 3×3, "5×5" reduce, "5×5", pool projection)
+    let i3a = inception(192, 64, 96, 128, 16, 32, 32, rng)?; //                 [n, 256, 28, 28]
+    let i3b = inception(256, 128, 128, 192, 32, 96, 64, rng)?; //               [n, 480, 28, 28]
+    let i4a = inception(480, 192, 96, 208, 16, 48, 64, rng)?; //                [n, 512, 14, 14]
+    let i4b = inception(512, 160, 112, 224, 24, 64, 64, rng)?; //               [n, 512, 14, 14]
+    let i4c = inception(512, 128, 128, 256, 24, 64, 64, rng)?; //               [n, 512, 14, 14]
+    let i4d = inception(512, 112, 144, 288, 32, 64, 64, rng)?; //               [n, 528, 14, 14]
+    let i4e = inception(528, 256, 160, 320, 32, 128, 128, rng)?; //             [n, 832, 14, 14]
+    let i5a = inception(832, 256, 160, 320, 32, 128, 128, rng)?; //             [n, 832, 7, 7]
+    let i5b = inception(832, 384, 192, 384, 48, 128, 128, rng)?; //             [n, 1024, 7, 7]
+    let aux = |c_in, label, rng: &mut Rng| -> Result<Option<InceptionAux>> {
+        aux_logits
+            .then(|| InceptionAux::new(c_in, num_classes, label, sink.clone(), rng))
+            .transpose()
+    };
+    let aux1 = aux(512, "aux1", rng)?; //                         taps [n, 512, 14, 14]
+    let aux2 = aux(528, "aux2", rng)?; //                         taps [n, 528, 14, 14]
     let mut fc = Linear::new(1024, num_classes, rng)?;
     fc.weight = small_normal(fc.weight.shape(), rng);
+
+    let mut net = Sequential::new()
+        .push_named("conv1", conv1) //                        [n, 64, 112, 112]
+        .push_named("maxpool1", pool(3)) //                   [n, 64, 56, 56]
+        .push_named("conv2", conv2) //                        [n, 64, 56, 56]
+        .push_named("conv3", conv3) //                        [n, 192, 56, 56]
+        .push_named("maxpool2", pool(3)) //                   [n, 192, 28, 28]
+        .push_named("inception3a", i3a) //                    [n, 256, 28, 28]
+        .push_named("inception3b", i3b) //                    [n, 480, 28, 28]
+        .push_named("maxpool3", pool(3)) //                   [n, 480, 14, 14]
+        .push_named("inception4a", i4a); //                   [n, 512, 14, 14]
+    if let Some(aux1) = aux1 {
+        net = net.push_named("aux1", aux1); //                [n, 512, 14, 14] (passed on)
+    }
     net = net
-        .push_named(
-            "inception4e",
-            inception(528, 256, 160, 320, 32, 128, 128, rng)?,
-        ) //    [n, 832, 14, 14]
-        .push_named("maxpool4", pool(2)) //                                                 [n, 832, 7, 7]
-        .push_named(
-            "inception5a",
-            inception(832, 256, 160, 320, 32, 128, 128, rng)?,
-        ) //    [n, 832, 7, 7]
-        .push_named(
-            "inception5b",
-            inception(832, 384, 192, 384, 48, 128, 128, rng)?,
-        ) //    [n, 1024, 7, 7]
-        .push_named("avgpool", Pool::AdaptiveAvg([1, 1])) //                                [n, 1024, 1, 1]
-        .push_named("flatten", Flatten::default()) //                                       [n, 1024]
-        .push_named("dropout", Dropout::new(dropout, rng.next_u64())?) //                   [n, 1024]
-        .push_named("fc", fc); //                                                           [n, num_classes]
+        .push_named("inception4b", i4b) //                    [n, 512, 14, 14]
+        .push_named("inception4c", i4c) //                    [n, 512, 14, 14]
+        .push_named("inception4d", i4d); //                   [n, 528, 14, 14]
+    if let Some(aux2) = aux2 {
+        net = net.push_named("aux2", aux2); //                [n, 528, 14, 14] (passed on)
+    }
+    let net = net
+        .push_named("inception4e", i4e) //                    [n, 832, 14, 14]
+        .push_named("maxpool4", pool(2)) //                   [n, 832, 7, 7]
+        .push_named("inception5a", i5a) //                    [n, 832, 7, 7]
+        .push_named("inception5b", i5b) //                    [n, 1024, 7, 7]
+        .push_named("avgpool", Pool::AdaptiveAvg([1, 1])) //  [n, 1024, 1, 1]
+        .push_named("flatten", Flatten::default()) //         [n, 1024]
+        .push_named("dropout", Dropout::new(dropout, rng.next_u64())?) // [n, 1024]
+        .push_named("fc", fc); //                             [n, num_classes]
     Ok((net, sink))
 }
 
