@@ -413,6 +413,27 @@ fn naive_inception_concatenates_its_branches() {
 }
 
 #[test]
+fn summary_multiply_adds_equal_pytorch_counts() {
+    // Σ over Conv2d (output elements · in/groups · kh · kw) and Linear (in · out), counted
+    // with forward hooks on the PyTorch models at their default input sizes
+    for (name, expected) in [
+        ("resnet18", 1_814_073_344u64),
+        ("resnet50", 4_089_184_256),
+        ("alexnet-paper", 724_406_816),
+        ("googlenet", 1_498_376_192),
+        ("resnet20", 40_551_040),
+    ] {
+        let (net, input) = build(name, 0.0, 0).unwrap();
+        let rows = nn::summary(&net, &input).unwrap();
+        let macs: u64 = rows.iter().map(|r| r.multiply_adds).sum();
+        assert_eq!(macs, expected, "{name}");
+    }
+    assert_eq!(nn::format_count(1_814_073_344), "1.81 G");
+    assert_eq!(nn::format_count(40_551_040), "40.6 M");
+    assert_eq!(nn::format_count(999), "999");
+}
+
+#[test]
 fn bad_input_shapes_are_errors() {
     let (net, _) = build("resnet20", 0.0, 0).unwrap();
     let e = net
