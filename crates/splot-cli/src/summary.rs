@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SummaryArgs {
-    /// The network: one of the names `splot summary --help` lists (lenet5, lenet5-relu…).
+    /// The network: lenet5, lenet5-relu, alexnet, alexnet-paper, vgg11…vgg19 (and _bn),
+    /// googlenet, googlenet-aux, resnet18…resnet152, resnet20…resnet110, plain18…plain110.
     model: String,
     /// Input size as C×H×W (or CxHxW); default: what the network was designed for.
     #[arg(long)]

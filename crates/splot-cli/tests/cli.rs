@@ -145,6 +145,33 @@ fn summary_of_lenet5() {
 }
 
 #[test]
+fn summary_of_zoo_networks() {
+    let o = splot(&["summary", "resnet20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "layer3           Sequential                     64×8×8      203 520",
+        "total parameters: 269 722",
+    ] {
+        assert!(out.contains(line), "missing '{line}' in\n{out}");
+    }
+    let o = splot(&["summary", "googlenet", "--input", "3x64x64"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "inception5b      Inception                    1024×2×2    1 347 040",
+        "total parameters: 6 624 904",
+    ] {
+        assert!(out.contains(line), "missing '{line}' in\n{out}");
+    }
+    let o = splot(&["summary", "alexnet-paper", "--input", "3x224x224"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("classifier"), "{}", stderr(&o));
+    let o = splot(&["summary", "nonet"]);
+    assert!(stderr(&o).contains("resnet152") && stderr(&o).contains("vgg16_bn"));
+}
+
+#[test]
 fn train_eval_predict_on_a_small_subset() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

@@ -69,7 +69,8 @@ impl ConvGeometry {
     fn ocg(&self) -> usize {
         self.oc / self.groups
     }
-    fn ckk(&self) -> usize {
+    /// Products per output value: `(c/groups) · kh · kw`.
+    pub fn ckk(&self) -> usize {
         self.cg() * self.kh * self.kw
     }
     fn l(&self) -> usize {

@@ -1,19 +1,71 @@
-//! The lecture's networks, buildable by name.
+//! The lecture's networks, buildable by name: LeNet-5, and the model zoo (AlexNet, VGG,
+//! GoogLeNet, ResNet) with torchvision's layer and `state_dict` names, so torchvision
+//! weights converted to safetensors load as they are.
 
+pub mod alexnet;
+pub mod googlenet;
 pub mod lenet5;
+pub mod resnet;
+pub mod vgg;
 
 use crate::error::{Error, Result};
 use crate::nn::Sequential;
 use crate::tensor::Rng;
 
-/// Names accepted by [`build`].
-pub const MODEL_NAMES: [&str; 2] = ["lenet5", "lenet5-relu"];
+/// Names accepted by [`build`]: LeNet-5, then the zoo (each family's `NAMES`).
+pub const MODEL_NAMES: [&str; 34] = [
+    "lenet5",
+    "lenet5-relu",
+    "alexnet",
+    "alexnet-paper",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "googlenet",
+    "googlenet-aux",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "plain18",
+    "plain34",
+    "plain50",
+    "plain101",
+    "plain152",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+];
 
-/// A network by name, freshly initialised from `seed`, with the input shape `[c, h, w]` it
-/// expects. `dropout` is the drop probability of the networks that have a dropout layer
-/// (`lenet5-relu`; 0 leaves it out) and must be 0 for the others.
+/// Whether the network `name` has dropout layers whose probability `dropout` sets.
+fn has_dropout(name: &str) -> bool {
+    name == "lenet5-relu"
+        || alexnet::NAMES.contains(&name)
+        || vgg::NAMES.contains(&name)
+        || googlenet::NAMES.contains(&name)
+}
+
+/// A network by name (see [`MODEL_NAMES`]), freshly initialised from `seed`, with the
+/// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
+/// networks that have dropout layers: for `lenet5-relu` 0 leaves its layer out; for
+/// AlexNet, VGG and GoogLeNet the layers are always there, where torchvision has
+/// them, and 0 selects torchvision's probability. It must be 0 for the networks without
+/// dropout (LeNet-5, ResNets).
 pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize; 3])> {
-    if dropout != 0.0 && name != "lenet5-relu" {
+    if dropout != 0.0 && !has_dropout(name) {
         return Err(Error::config(
             "models",
             format!("model '{name}' has no dropout layer; dropout must be 0"),
@@ -21,14 +73,31 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
     }
     let mut rng = Rng::seed(seed);
     match name {
-        "lenet5" => Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
-        "lenet5-relu" => Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
-        _ => Err(Error::config(
-            "models",
-            format!(
-                "unknown model '{name}'; known models: {}",
-                MODEL_NAMES.join(", ")
-            ),
-        )),
+        "lenet5" => return Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
+        "lenet5-relu" => return Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
+        _ => {}
     }
+    if let Some(built) = alexnet::build(name, dropout, &mut rng) {
+        return built;
+    }
+    if let Some(built) = vgg::build(name, dropout, &mut rng) {
+        return built;
+    }
+    if let Some(built) = googlenet::build(name, dropout, &mut rng) {
+        return built;
+    }
+    if let Some(built) = resnet::build(name, &mut rng) {
+        return built;
+    }
+    debug_assert!(
+        !MODEL_NAMES.contains(&name),
+        "'{name}' is listed but not built"
+    );
+    Err(Error::config(
+        "models",
+        format!(
+            "unknown model '{name}'; known models: {}",
+            MODEL_NAMES.join(", ")
+        ),
+    ))
 }

@@ -13,7 +13,7 @@ mod summary;
 pub use container::{Concat, Residual, Sequential};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
-pub use summary::{format_summary, group_thousands, summary, SummaryRow};
+pub use summary::{format_count, format_summary, group_thousands, summary, SummaryRow};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;

@@ -1,8 +1,10 @@
 //! A network printed as its shape flow, layer by layer (like darknet's cfg printout or
-//! Keras' `model.summary()`): each top-level layer's name, kind, output shape and parameters.
+//! Keras' `model.summary()`): each top-level layer's name, kind, output shape, parameters and
+//! multiply-accumulates (see [`crate::ops::cost`]).
 
 use super::{num_parameters, Mode, Module, Sequential};
 use crate::error::Result;
+use crate::ops::cost::count_multiply_adds;
 use crate::tensor::Tensor;
 
 /// One line of a summary.
@@ -16,6 +18,8 @@ pub struct SummaryRow {
     pub output_shape: Vec<usize>,
     /// Its parameters (trainable or frozen).
     pub parameters: usize,
+    /// Multiply-accumulates of its convolutions and linear layers for one image.
+    pub multiply_adds: u64,
 }
 
 /// Runs a zero input of shape `[1, c, h, w]` through `net` without recording gradients and
@@ -23,18 +27,41 @@ pub struct SummaryRow {
 pub fn summary(net: &Sequential, input: &[usize]) -> Result<Vec<SummaryRow>> {
     let mut shape = vec![1];
     shape.extend_from_slice(input);
-    let outs = crate::no_grad(|| net.forward_trace(&Tensor::zeros(&shape), Mode::Eval))?;
-    Ok(net
-        .children()
-        .into_iter()
-        .zip(outs)
-        .map(|((name, layer), out)| SummaryRow {
+    let mut h = Tensor::zeros(&shape);
+    let mut rows = Vec::new();
+    for (name, layer) in net.children() {
+        let (out, multiply_adds) =
+            count_multiply_adds(|| crate::no_grad(|| layer.forward(&h, Mode::Eval)));
+        h = out.map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+        rows.push(SummaryRow {
             name,
             kind: layer.kind(),
-            output_shape: out.shape().to_vec(),
+            output_shape: h.shape().to_vec(),
             parameters: num_parameters(layer),
-        })
-        .collect())
+            multiply_adds,
+        });
+    }
+    Ok(rows)
+}
+
+/// `1234567` → `1.23 M`: three significant digits with k, M, G, T.
+pub fn format_count(n: u64) -> String {
+    let units = [(1e12, " T"), (1e9, " G"), (1e6, " M"), (1e3, " k")];
+    let x = n as f64;
+    for (scale, unit) in units {
+        if x >= scale {
+            let v = x / scale;
+            let digits = if v >= 100.0 {
+                0
+            } else if v >= 10.0 {
+                1
+            } else {
+                2
+            };
+            return format!("{v:.digits$}{unit}");
+        }
+    }
+    n.to_string()
 }
 
 /// The summary as a table with a total line.
@@ -47,22 +74,29 @@ pub fn format_summary(rows: &[SummaryRow], input: &[usize]) -> String {
     };
     let mut lines = vec![
         format!(
-            "{:<16} {:<20} {:>16} {:>12}",
-            "layer", "kind", "output", "parameters"
+            "{:<16} {:<20} {:>16} {:>12} {:>10}",
+            "layer", "kind", "output", "parameters", "mult-adds"
         ),
         format!("{:<16} {:<20} {:>16} {:>12}", "input", "", shape(input), ""),
     ];
     for r in rows {
         lines.push(format!(
-            "{:<16} {:<20} {:>16} {:>12}",
+            "{:<16} {:<20} {:>16} {:>12} {:>10}",
             r.name,
             r.kind,
             shape(&r.output_shape[1..]),
-            group_thousands(r.parameters)
+            group_thousands(r.parameters),
+            format_count(r.multiply_adds)
         ));
     }
     let total: usize = rows.iter().map(|r| r.parameters).sum();
     lines.push(format!("total parameters: {}", group_thousands(total)));
+    let macs: u64 = rows.iter().map(|r| r.multiply_adds).sum();
+    lines.push(format!(
+        "total multiply-adds per image: {} ({})",
+        format_count(macs),
+        group_thousands(macs as usize)
+    ));
     lines.join("\n") + "\n"
 }
 

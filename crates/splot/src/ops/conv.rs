@@ -427,6 +427,7 @@ impl Tensor {
         cfg: &Conv2dConfig,
     ) -> Result<Tensor> {
         let geom = conv2d_geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), cfg)?;
+        super::cost::add_multiply_adds(geom.n * geom.oc * geom.oh * geom.ow * geom.ckk());
         let mut y = vec![0.0f32; geom.n * geom.oc * geom.oh * geom.ow];
         {
             let b = bias.map(|b| b.data());
@@ -483,6 +484,7 @@ impl Tensor {
         // `geom` describes the convolution y → x that this op is the adjoint of.
         let geom =
             conv_transpose2d_geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), cfg)?;
+        super::cost::add_multiply_adds(geom.n * geom.oc * geom.oh * geom.ow * geom.ckk());
         let (oc, ohw) = (geom.c, geom.h * geom.w);
         let mut y = vec![0.0f32; geom.n * oc * ohw];
         conv_backward_input(&geom, &self.data(), &weight.data(), &mut y);

@@ -70,6 +70,7 @@ impl Tensor {
                 ));
             }
         }
+        super::cost::add_multiply_adds(n * k * m);
         let mut out = vec![0.0f32; n * m];
         if let Some(b) = bias {
             let b = b.data();

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod cost;
 pub mod dropout;
 pub mod elementwise;
 pub mod linear;
