@@ -438,3 +438,32 @@ fn diagram_shows_every_layer_residual_shortcuts_and_branches() {
     let e = summary_svg(&net, &[2, 6, 6]).unwrap_err().to_string();
     assert!(e.contains("stem"), "{e}");
 }
+
+#[test]
+fn zoo_diagrams_open_stages_and_draw_shortcuts_and_branches() {
+    use splot::viz::diagram::summary_svg;
+    let svg = |name: &str| {
+        let (net, input) = splot::models::build(name, 0.0, 0).unwrap();
+        summary_svg(&net, &input).unwrap()
+    };
+    let r18 = svg("resnet18");
+    assert_eq!(
+        r18.matches("class=\"shortcut\"").count(),
+        8,
+        "one shortcut per basic block"
+    );
+    assert_eq!(r18.matches(">projection<").count(), 3);
+    assert!(r18.contains("layer2.0  (BasicBlock)") && r18.contains("128×28×28"));
+    assert_eq!(
+        svg("plain18").matches("class=\"shortcut\"").count(),
+        0,
+        "plain nets have none"
+    );
+    assert_eq!(svg("resnet20").matches(">zero-pad<").count(), 2);
+    let g = svg("googlenet");
+    assert_eq!(
+        g.matches("class=\"branch\"").count(),
+        9 * 4,
+        "four branches per Inception module"
+    );
+}

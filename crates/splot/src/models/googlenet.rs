@@ -98,6 +98,9 @@ impl Module for Inception {
     fn kind(&self) -> &'static str {
         "Inception"
     }
+    fn topology(&self) -> crate::nn::Topology {
+        crate::nn::Topology::Branches
+    }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         self.branches.forward(x, mode)
     }

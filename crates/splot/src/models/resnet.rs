@@ -255,6 +255,15 @@ impl Module for ResidualBlock {
         };
         Ok(y.relu())
     }
+    fn topology(&self) -> crate::nn::Topology {
+        let shortcut = match self.shortcut {
+            Shortcut::Identity => Some("identity"),
+            Shortcut::Projection(_) => Some("projection"),
+            Shortcut::ZeroPad(_) => Some("zero-pad"),
+            Shortcut::None => None,
+        };
+        crate::nn::Topology::Residual { shortcut }
+    }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         let mut c: Vec<(String, &dyn Module)> = Vec::new();
         for ((conv, bn), (conv_name, bn_name)) in self.layers.iter().zip(&self.names) {

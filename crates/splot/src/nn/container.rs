@@ -1,6 +1,6 @@
 //! Containers: a chain of layers, a residual block, parallel branches concatenated.
 
-use super::{Mode, Module};
+use super::{Mode, Module, Topology};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -104,6 +104,16 @@ impl Module for Residual {
     fn kind(&self) -> &'static str {
         "Residual"
     }
+    fn topology(&self) -> Topology {
+        let shortcut = if self.shortcut.is_some() {
+            "projection"
+        } else {
+            "identity"
+        };
+        Topology::Residual {
+            shortcut: Some(shortcut),
+        }
+    }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let f = self.body.forward(x, mode).map_err(|e| e.in_layer("body"))?;
         let s = match &self.shortcut {
@@ -161,6 +171,9 @@ impl Concat {
 impl Module for Concat {
     fn kind(&self) -> &'static str {
         "Concat"
+    }
+    fn topology(&self) -> Topology {
+        Topology::Branches
     }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let outs = self

@@ -55,6 +55,21 @@ pub struct NamedTensor {
     pub kind: TensorKind,
 }
 
+/// How a module combines its children, for diagrams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// One after another (or a single operation).
+    Chain,
+    /// A residual block `F(x) + shortcut(x)`: `shortcut` says which kind (`"identity"`,
+    /// `"projection"`, `"zero-pad"`), `None` for a plain block without one.
+    Residual {
+        /// The kind of shortcut, or `None` for none.
+        shortcut: Option<&'static str>,
+    },
+    /// Parallel branches on the same input, concatenated: each child is a branch.
+    Branches,
+}
+
 /// A layer or a network.
 pub trait Module: Send + Sync {
     /// The layer's type name as PyTorch spells it (`Conv2d`, `Sequential`…).
@@ -81,6 +96,11 @@ pub trait Module: Send + Sync {
             .into_iter()
             .find(|(name, t, _)| *name == "weight" && t.ndim() == 4)
             .map(|(_, t, _)| t)
+    }
+
+    /// How the module combines its children (for diagrams); a chain unless said otherwise.
+    fn topology(&self) -> Topology {
+        Topology::Chain
     }
 
     /// Restarts the module's own random stream (dropout masks) from `seed`; modules without

@@ -1,10 +1,13 @@
-//! The layer diagram of a network as SVG: the input and each top-level layer as a box
-//! (name, kind, output shape, parameters), top to bottom, joined by arrows. A residual
-//! block gets a shortcut arrow around it into a `+`; a block of parallel branches
-//! (Inception) shows its branches side by side inside its box.
+//! The layer diagram of a network as SVG: the input and each layer as a box (name, kind,
+//! output shape, parameters), top to bottom, joined by arrows. A top-level `Sequential`
+//! that holds residual blocks or branch blocks (ResNet's `layer1`…) is opened so that each
+//! block gets its own box. A residual block ([`Topology::Residual`]) gets a shortcut arrow
+//! around it into a `+`, labelled with the kind of shortcut; a block of parallel branches
+//! ([`Topology::Branches`], Inception) shows its branches side by side inside its box.
 
 use crate::error::Result;
-use crate::nn::{group_thousands, summary, Module, Sequential};
+use crate::nn::{group_thousands, num_parameters, Mode, Module, Sequential, Topology};
+use crate::tensor::Tensor;
 use std::fmt::Write;
 
 /// Width of a layer box.
@@ -46,8 +49,7 @@ fn shape_text(s: &[usize]) -> String {
 /// The diagram of `net` for one input of shape `[c, h, w]` (see the module docs).
 /// Errors as [`summary`] does when a layer cannot take its input.
 pub fn summary_svg(net: &Sequential, input: &[usize]) -> Result<String> {
-    let rows = summary(net, input)?;
-    let children = net.children();
+    let rows = diagram_rows(net, input)?;
     let n = rows.len() + 1;
     let (w, h) = (
         LEFT * 2 + BOX_W + 80,
@@ -66,17 +68,17 @@ pub fn summary_svg(net: &Sequential, input: &[usize]) -> Result<String> {
     let cx = LEFT + BOX_W / 2;
     let mut boxes: Vec<(String, String, &str, Option<&dyn Module>)> =
         vec![("input".into(), shape_text(input), "input", None)];
-    for (row, (_, layer)) in rows.iter().zip(&children) {
+    for row in &rows {
         let params = if row.parameters > 0 {
             format!(" · {} parameters", group_thousands(row.parameters))
         } else {
             String::new()
         };
         boxes.push((
-            format!("{}  ({})", row.name, row.kind),
+            format!("{}  ({})", row.name, row.layer.kind()),
             format!("{}{params}", shape_text(&row.output_shape[1..])),
-            row.kind,
-            Some(*layer),
+            row.layer.kind(),
+            Some(row.layer),
         ));
     }
     for (i, (title, detail, kind, layer)) in boxes.iter().enumerate() {
@@ -87,7 +89,7 @@ pub fn summary_svg(net: &Sequential, input: &[usize]) -> Result<String> {
             fill(kind)
         );
         let branches = layer
-            .filter(|l| l.kind() == "Concat")
+            .filter(|l| l.topology() == Topology::Branches)
             .map(|l| l.children())
             .unwrap_or_default();
         if branches.is_empty() {
@@ -132,15 +134,13 @@ pub fn summary_svg(net: &Sequential, input: &[usize]) -> Result<String> {
                 y + BOX_H + STEP - 2
             );
         }
-        if *kind == "Residual" {
+        if let Some(Topology::Residual {
+            shortcut: Some(label),
+        }) = layer.map(|l| l.topology())
+        {
             // the shortcut: from the arrow into the block, around its right side, into a +
             let x1 = LEFT + BOX_W + 40;
             let (ya, yb) = (y - STEP / 2, y + BOX_H + STEP / 2);
-            let label = if layer.is_some_and(|l| l.children().len() > 1) {
-                "projection"
-            } else {
-                "identity"
-            };
             let _ = writeln!(
                 svg,
                 r##"<path class="shortcut" d="M{cx},{ya} H{x1} V{yb} H{}" fill="none" stroke="#c00" stroke-width="1.5" marker-end="url(#arrow)"/><circle cx="{cx}" cy="{yb}" r="8" fill="white" stroke="#c00"/><text x="{cx}" y="{}" text-anchor="middle" font-size="13" fill="#c00">+</text><text x="{}" y="{}" font-size="11" fill="#c00" transform="rotate(90 {} {})">{label}</text>"##,
@@ -162,4 +162,55 @@ pub fn summary_svg(net: &Sequential, input: &[usize]) -> Result<String> {
     );
     svg.push_str("</svg>\n");
     Ok(svg)
+}
+
+/// One box of the diagram.
+struct DiagramRow<'a> {
+    name: String,
+    layer: &'a dyn Module,
+    output_shape: Vec<usize>,
+    parameters: usize,
+}
+
+/// The top-level layers of `net`, with every top-level `Sequential` that holds residual or
+/// branch blocks opened into its children, each with its output shape for one input.
+fn diagram_rows<'a>(net: &'a Sequential, input: &[usize]) -> Result<Vec<DiagramRow<'a>>> {
+    let mut shape = vec![1];
+    shape.extend_from_slice(input);
+    let _no_grad = crate::NoGradGuard::new();
+    let mut x = Tensor::zeros(&shape);
+    let mut rows = Vec::new();
+    let opens = |m: &dyn Module| {
+        m.kind() == "Sequential"
+            && m.children()
+                .iter()
+                .any(|(_, c)| c.topology() != Topology::Chain)
+    };
+    for (name, layer) in net.children() {
+        if opens(layer) {
+            for (child_name, child) in layer.children() {
+                let full = format!("{name}.{child_name}");
+                x = child
+                    .forward(&x, Mode::Eval)
+                    .map_err(|e| e.in_layer(format!("{full} ({})", child.kind())))?;
+                rows.push(DiagramRow {
+                    name: full,
+                    layer: child,
+                    output_shape: x.shape().to_vec(),
+                    parameters: num_parameters(child),
+                });
+            }
+        } else {
+            x = layer
+                .forward(&x, Mode::Eval)
+                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+            rows.push(DiagramRow {
+                name,
+                layer,
+                output_shape: x.shape().to_vec(),
+                parameters: num_parameters(layer),
+            });
+        }
+    }
+    Ok(rows)
 }
