@@ -16,16 +16,16 @@ pub struct TrainArgs {
     /// The network: lenet5 (the 1998 paper) or lenet5-relu (modern).
     #[arg(long, default_value = "lenet5")]
     model: String,
-    /// Epochs in all (with --resume: extends the run to this many).
+    /// Epochs in all (default 25; with --resume: extends the run to this many).
     #[arg(long)]
     epochs: Option<usize>,
     /// Images per batch.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// sgd, adam or adamw.
     #[arg(long, default_value = "sgd")]
     optimizer: OptimizerKind,
-    /// Learning rate (default: 0.05 for SGD, 0.001 for Adam and AdamW).
+    /// Learning rate (default: 0.03 for SGD, 0.001 for Adam and AdamW).
     #[arg(long)]
     lr: Option<f32>,
     /// SGD momentum.
@@ -34,9 +34,10 @@ pub struct TrainArgs {
     /// Nesterov momentum (SGD).
     #[arg(long)]
     nesterov: bool,
-    /// Weight decay of the optimiser (AdamW: decoupled).
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f32,
+    /// Weight decay of the optimiser (default: 5e-4 for SGD, 0 for Adam, 0.01 for AdamW,
+    /// where it is decoupled).
+    #[arg(long)]
+    weight_decay: Option<f32>,
     /// Learning-rate schedule: constant, step:S:G, cosine, warmup:N+cosine…
     #[arg(long, default_value = "cosine")]
     schedule: Schedule,
@@ -70,20 +71,26 @@ pub struct TrainArgs {
 }
 
 fn config_from(args: &TrainArgs) -> TrainConfig {
+    let defaults = TrainConfig::default();
     let lr = args.lr.unwrap_or(match args.optimizer {
-        OptimizerKind::Sgd => 0.05,
+        OptimizerKind::Sgd => defaults.lr,
         _ => 1e-3,
+    });
+    let weight_decay = args.weight_decay.unwrap_or(match args.optimizer {
+        OptimizerKind::Sgd => defaults.weight_decay,
+        OptimizerKind::Adam => 0.0,
+        OptimizerKind::AdamW => 0.01,
     });
     TrainConfig {
         model: args.model.clone(),
         dropout: args.dropout,
-        epochs: args.epochs.unwrap_or(20),
+        epochs: args.epochs.unwrap_or(defaults.epochs),
         batch_size: args.batch_size,
         optimizer: args.optimizer,
         lr,
         momentum: args.momentum,
         nesterov: args.nesterov,
-        weight_decay: args.weight_decay,
+        weight_decay,
         schedule: args.schedule.clone(),
         penalty: args.penalty,
         augment: args.augment,

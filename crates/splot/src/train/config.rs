@@ -89,18 +89,19 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// LeNet-5, 20 epochs of SGD (lr 0.05, momentum 0.9, batch 64) with a cosine schedule.
+    /// LeNet-5, 25 epochs of SGD (lr 0.03, momentum 0.9, weight decay 5e-4, batch 32) with a
+    /// cosine schedule: the recipe that reaches the paper's 0.95 % test error.
     fn default() -> Self {
         TrainConfig {
             model: "lenet5".into(),
             dropout: 0.0,
-            epochs: 20,
-            batch_size: 64,
+            epochs: 25,
+            batch_size: 32,
             optimizer: OptimizerKind::Sgd,
-            lr: 0.05,
+            lr: 0.03,
             momentum: 0.9,
             nesterov: false,
-            weight_decay: 0.0,
+            weight_decay: 5e-4,
             schedule: Schedule::Cosine {
                 total: None,
                 min_lr: 0.0,
