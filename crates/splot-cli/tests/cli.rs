@@ -245,3 +245,44 @@ fn train_eval_predict_on_a_small_subset() {
         stderr(&o)
     );
 }
+
+#[test]
+fn predict_with_a_zoo_network_and_safetensors_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, _) = splot::models::build("resnet18", 0.0, 3).unwrap();
+    let weights = dir.path().join("resnet18.safetensors");
+    splot::io::safetensors::save_module(&weights, &net, &Default::default()).unwrap();
+    let pictures: Vec<_> = [(300u32, 200u32), (64, 90)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(w, h))| {
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 3) as u8, (y * 2) as u8, 100 + i as u8 * 50])
+            });
+            let path = dir.path().join(format!("p{i}.jpg"));
+            img.save(&path).unwrap();
+            path
+        })
+        .collect();
+    let w = weights.to_str().unwrap();
+    let (a, b) = (pictures[0].to_str().unwrap(), pictures[1].to_str().unwrap());
+    let o = splot(&["predict", "--model", "resnet18", "--weights", w, a, b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, pic) in lines.iter().zip([a, b]) {
+        assert!(line.starts_with(&format!("{pic}: ")), "{line}");
+        assert_eq!(line.matches(" %)").count(), 5, "top-5 in {line}");
+    }
+    // weights of another network: every mismatch listed, nothing run
+    let o = splot(&["predict", "--model", "resnet34", "--weights", w, a]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("missing from the file") && e.contains("layer1.2.conv1.weight"),
+        "{e}"
+    );
+    let o = splot(&["predict", "--model", "resnet18", a]);
+    assert!(!o.status.success(), "--model needs --weights");
+}

@@ -98,3 +98,52 @@ pub fn to_input(rows: usize, cols: usize, grey: &[f32], mean: f32, std: f32, pad
     }
     Tensor::from_vec(out, &[1, 1, ph, pw]).expect("input shape")
 }
+
+/// The 1 000 ImageNet class names in torchvision's order (index = class).
+pub fn imagenet_classes() -> Vec<&'static str> {
+    include_str!("imagenet_classes.txt").lines().collect()
+}
+
+/// ImageNet's per-channel mean (RGB), as torchvision normalises.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet's per-channel standard deviation (RGB).
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// torchvision's ImageNet evaluation preprocessing of a PNG/JPEG file (any size, grey or
+/// colour): resize the shorter side to `size·256/224` (256 for 224) with bilinear
+/// filtering, crop the centre `size × size`, scale to `[0, 1]`, normalise per channel.
+/// Returns `[1, 3, size, size]`.
+pub fn imagenet_input(path: &Path, size: usize) -> Result<Tensor> {
+    let img = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?
+        .decode()
+        .map_err(|e| Error::format(path, format!("cannot decode the image: {e}")))?
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let short = (size * 256).div_ceil(224);
+    let (nw, nh) = if w <= h {
+        (short, (h * short).div_ceil(w))
+    } else {
+        ((w * short).div_ceil(h), short)
+    };
+    let resized = image::imageops::resize(
+        &img,
+        nw as u32,
+        nh as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    let (x0, y0) = ((nw - size) / 2, (nh - size) / 2);
+    let mut out = vec![0.0f32; 3 * size * size];
+    for y in 0..size {
+        for x in 0..size {
+            let p = resized.get_pixel((x0 + x) as u32, (y0 + y) as u32);
+            for c in 0..3 {
+                out[(c * size + y) * size + x] =
+                    (p[c] as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+            }
+        }
+    }
+    Tensor::from_vec(out, &[1, 3, size, size])
+}
