@@ -1,19 +1,25 @@
 //! `splot features CHECKPOINT IMAGE [--layer NAME|all] --out FILE.png`: the feature maps a
 //! picture produces at a layer, one tile per map, each normalised on its own.
 
+use crate::network;
 use clap::Args;
-use splot::train::read_checkpoint;
-use splot::viz::features::{feature_grid, layer_outputs, pick_layer, read_digit};
+use splot::viz::features::{feature_grid, layer_outputs, pick_layer, read_picture};
 use splot::viz::save_png;
 use splot::Result;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct FeaturesArgs {
-    /// A checkpoint written by `splot train`.
-    checkpoint: PathBuf,
-    /// A PNG or JPEG picture of a digit (prepared as `splot predict` prepares it).
-    image: PathBuf,
+    /// A checkpoint written by `splot train`, then a PNG or JPEG picture (prepared as
+    /// `splot predict` prepares it); with --model/--weights, only the picture.
+    #[arg(required = true, num_args = 1..=2)]
+    inputs: Vec<PathBuf>,
+    /// A zoo network (alexnet, resnet18, …), with --weights.
+    #[arg(long, requires = "weights")]
+    model: Option<String>,
+    /// The zoo network's weights: safetensors with torchvision's tensor names.
+    #[arg(long, requires = "model")]
+    weights: Option<PathBuf>,
     /// The layer whose output to show (`c1`, `c1_act`…), or `all` for one picture per
     /// layer (FILE_<layer>.png). Default: the first layer.
     #[arg(long)]
@@ -41,9 +47,16 @@ fn per_layer_path(out: &Path, layer: &str) -> PathBuf {
 }
 
 pub fn run(args: &FeaturesArgs) -> Result<()> {
-    let ck = read_checkpoint(&args.checkpoint)?;
-    let (net, input_shape) = ck.build_model(&args.checkpoint)?;
-    let input = read_digit(&args.image, input_shape)?;
+    let (checkpoint, pictures) =
+        network::split_inputs("features", &args.inputs, args.model.is_some(), Some(1))?;
+    let (net, input_shape, _) = network::load(
+        "features",
+        checkpoint,
+        args.model.as_deref(),
+        args.weights.as_deref(),
+    )?;
+    let image = &pictures[0];
+    let input = read_picture(image, input_shape)?;
     let outputs = layer_outputs(&net, &input)?;
     let chosen: Vec<(PathBuf, &str)> = match args.layer.as_deref() {
         Some("all") => outputs

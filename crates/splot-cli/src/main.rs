@@ -3,6 +3,7 @@
 mod eval;
 mod features;
 mod filters;
+mod network;
 mod pad;
 mod plot;
 mod predict;

@@ -6,11 +6,10 @@
 //!   crop 224, normalise); the top-5 of the 1 000 ImageNet classes. All pictures go through
 //!   the network as one batch.
 
+use crate::network;
 use clap::Args;
-use splot::data::image::{imagenet_classes, imagenet_input, mnist_style, read_grey, to_input};
-use splot::data::{MNIST_MEAN, MNIST_STD};
-use splot::io::safetensors::load_module;
-use splot::train::read_checkpoint;
+use splot::data::image::imagenet_classes;
+use splot::viz::features::read_picture;
 use splot::{Error, Mode, Module, Result, Tensor};
 use std::path::PathBuf;
 
@@ -33,50 +32,28 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let (net, input, images, classes, top): (_, _, &[PathBuf], Vec<String>, usize) =
-        match (&args.model, &args.weights) {
-            (Some(model), Some(weights)) => {
-                let (net, input) = splot::models::build(model, 0.0, 0)?;
-                load_module(weights, &net)?;
-                let classes = imagenet_classes().into_iter().map(String::from).collect();
-                (net, input, &args.inputs, classes, args.top.unwrap_or(5))
-            }
-            _ => {
-                let (checkpoint, images) = args.inputs.split_first().expect("clap requires inputs");
-                if images.is_empty() {
-                    return Err(Error::Parse {
-                        what: "predict",
-                        msg: "give a checkpoint and at least one picture".into(),
-                    });
-                }
-                let ck = read_checkpoint(checkpoint)?;
-                let (net, input) = ck.build_model(checkpoint)?;
-                (
-                    net,
-                    input,
-                    images,
-                    (0..10).map(|d| d.to_string()).collect(),
-                    args.top.unwrap_or(3),
-                )
-            }
-        };
+    let zoo = args.model.is_some();
+    let (checkpoint, images) = network::split_inputs("predict", &args.inputs, zoo, None)?;
+    let (net, input, _) = network::load(
+        "predict",
+        checkpoint,
+        args.model.as_deref(),
+        args.weights.as_deref(),
+    )?;
+    let (classes, top): (Vec<String>, usize) = if zoo {
+        (
+            imagenet_classes().into_iter().map(String::from).collect(),
+            args.top.unwrap_or(5),
+        )
+    } else {
+        (
+            (0..10).map(|d| d.to_string()).collect(),
+            args.top.unwrap_or(3),
+        )
+    };
     let tensors = images
         .iter()
-        .map(|path| {
-            if input[0] == 3 {
-                imagenet_input(path, input[1])
-            } else {
-                let (h, w, grey) = read_grey(path)?;
-                Ok(to_input(
-                    28,
-                    28,
-                    &mnist_style(h, w, &grey),
-                    MNIST_MEAN,
-                    MNIST_STD,
-                    (input[1] - 28) / 2,
-                ))
-            }
-        })
+        .map(|path| read_picture(path, input))
         .collect::<Result<Vec<Tensor>>>()?;
     let batch = Tensor::concat(&tensors.iter().collect::<Vec<_>>(), 0)?;
     let probs =

@@ -286,3 +286,90 @@ fn predict_with_a_zoo_network_and_safetensors_weights() {
     let o = splot(&["predict", "--model", "resnet18", a]);
     assert!(!o.status.success(), "--model needs --weights");
 }
+
+#[test]
+fn filters_of_a_zoo_network_from_safetensors_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, _) = splot::models::build("alexnet", 0.0, 5).unwrap();
+    let weights = dir.path().join("alexnet.safetensors");
+    splot::io::safetensors::save_module(&weights, &net, &Default::default()).unwrap();
+    let out = dir.path().join("conv1.png");
+    let o = splot(&[
+        "filters",
+        "--model",
+        "alexnet",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("[64, 3, 11, 11]"), "{}", stdout(&o));
+    let img = image::open(&out).unwrap().to_rgb8();
+    // 64 colour tiles of 11×11 scaled ×8: the picture holds at least 64 tiles' pixels
+    assert!(img.width() as usize * img.height() as usize >= 64 * 88 * 88);
+    let o = splot(&["filters", "--out", out.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("--model NAME --weights FILE"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn features_and_saliency_of_a_colour_zoo_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, _) = splot::models::build("resnet18", 0.0, 9).unwrap();
+    let weights = dir.path().join("r18.safetensors");
+    splot::io::safetensors::save_module(&weights, &net, &Default::default()).unwrap();
+    let pic = dir.path().join("pic.png");
+    image::RgbImage::from_fn(120, 100, |x, y| image::Rgb([x as u8, y as u8, 200]))
+        .save(&pic)
+        .unwrap();
+    let (w, p) = (weights.to_str().unwrap(), pic.to_str().unwrap());
+    let maps = dir.path().join("maps.png");
+    let o = splot(&[
+        "features",
+        "--model",
+        "resnet18",
+        "--weights",
+        w,
+        p,
+        "--layer",
+        "conv1",
+        "--out",
+        maps.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(image::open(&maps).unwrap().width() > 0);
+    let sal = dir.path().join("sal.png");
+    let o = splot(&[
+        "saliency",
+        "--model",
+        "resnet18",
+        "--weights",
+        w,
+        p,
+        "--out",
+        sal.to_str().unwrap(),
+        "--scale",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(&sal).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (224, 224),
+        "ImageNet crop, one pixel per input pixel"
+    );
+    let o = splot(&[
+        "saliency",
+        "--model",
+        "resnet18",
+        "--weights",
+        w,
+        "--out",
+        sal.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+}

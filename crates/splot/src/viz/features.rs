@@ -38,6 +38,17 @@ pub fn read_digit(path: &Path, input: [usize; 3]) -> Result<Tensor> {
     ))
 }
 
+/// A picture prepared as the network expects: a 3-channel network gets torchvision's
+/// ImageNet preprocessing ([`crate::data::image::imagenet_input`]), a 1-channel network an
+/// MNIST-style digit ([`read_digit`]).
+pub fn read_picture(path: &Path, input: [usize; 3]) -> Result<Tensor> {
+    if input[0] == 3 && input[1] == input[2] {
+        crate::data::image::imagenet_input(path, input[1])
+    } else {
+        read_digit(path, input)
+    }
+}
+
 /// Every top-level layer's output for `input`, with the layer's name, computed in
 /// evaluation mode without recording gradients.
 pub fn layer_outputs(net: &Sequential, input: &Tensor) -> Result<Vec<(String, Tensor)>> {

@@ -1,0 +1,70 @@
+//! Where a subcommand's network comes from: a checkpoint written by `splot train`, or a zoo
+//! network (`--model NAME`) with safetensors weights (`--weights FILE`, torchvision names).
+
+use splot::io::safetensors::load_module;
+use splot::nn::Sequential;
+use splot::train::read_checkpoint;
+use splot::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Loads the network from `checkpoint`, or from `model` + `weights`; returns it, the input
+/// shape `[c, h, w]` it expects, and the file it came from. `command` names the subcommand
+/// in the error when neither is given.
+pub fn load(
+    command: &'static str,
+    checkpoint: Option<&Path>,
+    model: Option<&str>,
+    weights: Option<&Path>,
+) -> Result<(Sequential, [usize; 3], PathBuf)> {
+    match (checkpoint, model, weights) {
+        (Some(path), None, None) => {
+            let (net, input) = read_checkpoint(path)?.build_model(path)?;
+            Ok((net, input, path.to_path_buf()))
+        }
+        (None, Some(model), Some(weights)) => {
+            let (net, input) = splot::models::build(model, 0.0, 0)?;
+            load_module(weights, &net)?;
+            Ok((net, input, weights.to_path_buf()))
+        }
+        _ => Err(Error::Parse {
+            what: command,
+            msg: "give a checkpoint of `splot train`, or --model NAME --weights FILE".into(),
+        }),
+    }
+}
+
+/// Splits positional paths into the checkpoint (first, unless a zoo network is given) and
+/// the pictures, of which exactly `pictures` are wanted (`None`: at least one).
+pub fn split_inputs<'a>(
+    command: &'static str,
+    inputs: &'a [PathBuf],
+    zoo: bool,
+    pictures: Option<usize>,
+) -> Result<(Option<&'a Path>, &'a [PathBuf])> {
+    let (checkpoint, rest) = if zoo {
+        (None, inputs)
+    } else {
+        match inputs.split_first() {
+            Some((c, rest)) => (Some(c.as_path()), rest),
+            None => (None, inputs),
+        }
+    };
+    let ok = match pictures {
+        Some(n) => rest.len() == n,
+        None => !rest.is_empty(),
+    };
+    if !ok {
+        let want = pictures.map_or("at least one picture".to_string(), |n| {
+            format!("{n} picture(s)")
+        });
+        return Err(Error::Parse {
+            what: command,
+            msg: format!(
+                "expected {}{want}, got {} path(s)",
+                if zoo { "" } else { "a checkpoint and " },
+                inputs.len()
+            ),
+        });
+    }
+    Ok((checkpoint, rest))
+}
