@@ -277,7 +277,7 @@ fn every_zoo_name_has_a_count_and_a_fixture() {
             .join(format!("{name}.safetensors"));
         assert!(path.exists(), "{name}: no fixture");
         assert!(
-            splot::models::MODEL_NAMES.contains(name),
+            splot::models::model_names().contains(name),
             "{name}: not in the registry"
         );
     }
@@ -290,7 +290,7 @@ fn every_zoo_name_has_a_count_and_a_fixture() {
     ];
     let zoo: Vec<&str> = families.concat();
     assert_eq!(zoo.len(), TORCHVISION_PARAMETERS.len());
-    assert_eq!(&splot::models::MODEL_NAMES[2..], &zoo[..]);
+    assert_eq!(&splot::models::model_names()[2..], &zoo[..]);
 }
 
 #[test]

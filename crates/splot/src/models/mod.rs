@@ -12,43 +12,20 @@ use crate::error::{Error, Result};
 use crate::nn::Sequential;
 use crate::tensor::Rng;
 
+/// LeNet-5's two variants.
+pub const LENET_NAMES: [&str; 2] = ["lenet5", "lenet5-relu"];
+
 /// Names accepted by [`build`]: LeNet-5, then the zoo (each family's `NAMES`).
-pub const MODEL_NAMES: [&str; 34] = [
-    "lenet5",
-    "lenet5-relu",
-    "alexnet",
-    "alexnet-paper",
-    "vgg11",
-    "vgg11_bn",
-    "vgg13",
-    "vgg13_bn",
-    "vgg16",
-    "vgg16_bn",
-    "vgg19",
-    "vgg19_bn",
-    "googlenet",
-    "googlenet-aux",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnet20",
-    "resnet32",
-    "resnet44",
-    "resnet56",
-    "resnet110",
-    "plain18",
-    "plain34",
-    "plain50",
-    "plain101",
-    "plain152",
-    "plain20",
-    "plain32",
-    "plain44",
-    "plain56",
-    "plain110",
-];
+pub fn model_names() -> Vec<&'static str> {
+    [
+        &LENET_NAMES[..],
+        &alexnet::NAMES,
+        &vgg::NAMES,
+        &googlenet::NAMES,
+        &resnet::NAMES,
+    ]
+    .concat()
+}
 
 /// Whether the network `name` has dropout layers whose probability `dropout` sets.
 fn has_dropout(name: &str) -> bool {
@@ -58,7 +35,7 @@ fn has_dropout(name: &str) -> bool {
         || googlenet::NAMES.contains(&name)
 }
 
-/// A network by name (see [`MODEL_NAMES`]), freshly initialised from `seed`, with the
+/// A network by name (see [`model_names`]), freshly initialised from `seed`, with the
 /// input shape `[c, h, w]` it was designed for. `dropout` is the drop probability of the
 /// networks that have dropout layers: for `lenet5-relu` 0 leaves its layer out; for
 /// AlexNet, VGG and GoogLeNet the layers are always there, where torchvision has
@@ -90,14 +67,14 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
         return built;
     }
     debug_assert!(
-        !MODEL_NAMES.contains(&name),
+        !model_names().contains(&name),
         "'{name}' is listed but not built"
     );
     Err(Error::config(
         "models",
         format!(
             "unknown model '{name}'; known models: {}",
-            MODEL_NAMES.join(", ")
+            model_names().join(", ")
         ),
     ))
 }

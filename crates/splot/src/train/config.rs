@@ -56,7 +56,7 @@ pub const LECUN_DISTORTIONS: Augment = Augment {
 /// Everything that defines a training run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Network name (see [`crate::models::MODEL_NAMES`]).
+    /// Network name (see [`crate::models::model_names`]).
     pub model: String,
     /// Dropout probability of networks that have a dropout layer.
     pub dropout: f32,
