@@ -10,16 +10,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct FeaturesArgs {
-    /// A checkpoint written by `splot train`, then a PNG or JPEG picture (prepared as
-    /// `splot predict` prepares it); with --model/--weights, only the picture.
-    #[arg(required = true, num_args = 1..=2)]
-    inputs: Vec<PathBuf>,
-    /// A zoo network (alexnet, resnet18, …), with --weights.
-    #[arg(long, requires = "weights")]
-    model: Option<String>,
-    /// The zoo network's weights: safetensors with torchvision's tensor names.
-    #[arg(long, requires = "model")]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    source: network::OnePicture,
     /// The layer whose output to show (`c1`, `c1_act`…), or `all` for one picture per
     /// layer (FILE_<layer>.png). Default: the first layer.
     #[arg(long)]
@@ -47,15 +39,7 @@ fn per_layer_path(out: &Path, layer: &str) -> PathBuf {
 }
 
 pub fn run(args: &FeaturesArgs) -> Result<()> {
-    let (checkpoint, pictures) =
-        network::split_inputs("features", &args.inputs, args.model.is_some(), Some(1))?;
-    let (net, input_shape, _) = network::load(
-        "features",
-        checkpoint,
-        args.model.as_deref(),
-        args.weights.as_deref(),
-    )?;
-    let image = &pictures[0];
+    let (net, input_shape, image) = args.source.load("features")?;
     let input = read_picture(image, input_shape)?;
     let outputs = layer_outputs(&net, &input)?;
     let chosen: Vec<(PathBuf, &str)> = match args.layer.as_deref() {

@@ -1,6 +1,7 @@
 //! Where a subcommand's network comes from: a checkpoint written by `splot train`, or a zoo
 //! network (`--model NAME`) with safetensors weights (`--weights FILE`, torchvision names).
 
+use clap::Args;
 use splot::io::safetensors::load_module;
 use splot::nn::Sequential;
 use splot::train::read_checkpoint;
@@ -67,4 +68,34 @@ pub fn split_inputs<'a>(
         });
     }
     Ok((checkpoint, rest))
+}
+
+/// The network and the one picture of `features` and `saliency`.
+#[derive(Args)]
+pub struct OnePicture {
+    /// A checkpoint written by `splot train`, then a PNG or JPEG picture (prepared as
+    /// `splot predict` prepares it); with --model/--weights, only the picture.
+    #[arg(required = true, num_args = 1..=2)]
+    inputs: Vec<PathBuf>,
+    /// A zoo network (alexnet, resnet18, …), with --weights.
+    #[arg(long, requires = "weights")]
+    model: Option<String>,
+    /// The zoo network's weights: safetensors with torchvision's tensor names.
+    #[arg(long, requires = "model")]
+    weights: Option<PathBuf>,
+}
+
+impl OnePicture {
+    /// The network, the input shape it expects, and the picture's path.
+    pub fn load(&self, command: &'static str) -> Result<(Sequential, [usize; 3], &Path)> {
+        let (checkpoint, pictures) =
+            split_inputs(command, &self.inputs, self.model.is_some(), Some(1))?;
+        let (net, input, _) = load(
+            command,
+            checkpoint,
+            self.model.as_deref(),
+            self.weights.as_deref(),
+        )?;
+        Ok((net, input, &pictures[0]))
+    }
 }

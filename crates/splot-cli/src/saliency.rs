@@ -12,16 +12,8 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SaliencyArgs {
-    /// A checkpoint written by `splot train`, then a PNG or JPEG picture (prepared as
-    /// `splot predict` prepares it); with --model/--weights, only the picture.
-    #[arg(required = true, num_args = 1..=2)]
-    inputs: Vec<PathBuf>,
-    /// A zoo network (alexnet, resnet18, …), with --weights.
-    #[arg(long, requires = "weights")]
-    model: Option<String>,
-    /// The zoo network's weights: safetensors with torchvision's tensor names.
-    #[arg(long, requires = "model")]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    source: network::OnePicture,
     /// The PNG file to write.
     #[arg(long)]
     out: PathBuf,
@@ -31,15 +23,7 @@ pub struct SaliencyArgs {
 }
 
 pub fn run(args: &SaliencyArgs) -> Result<()> {
-    let (checkpoint, pictures) =
-        network::split_inputs("saliency", &args.inputs, args.model.is_some(), Some(1))?;
-    let (net, input_shape, _) = network::load(
-        "saliency",
-        checkpoint,
-        args.model.as_deref(),
-        args.weights.as_deref(),
-    )?;
-    let image = &pictures[0];
+    let (net, input_shape, image) = args.source.load("saliency")?;
     let input = read_picture(image, input_shape)?;
     let (class, grad) = saliency(&net, &input)?;
     let img = saliency_overlay(&input, &grad, args.scale)?;
