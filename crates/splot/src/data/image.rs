@@ -4,16 +4,20 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::path::Path;
 
-/// Decodes a PNG or JPEG file of any size, grey or colour, into grey levels in `[0, 1]`:
-/// `(height, width, pixels)`.
-pub fn read_grey(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
-    let img = image::ImageReader::open(path)
+/// Opens and decodes a PNG or JPEG file; errors name the file.
+fn decode(path: &Path) -> Result<image::DynamicImage> {
+    image::ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?
         .decode()
-        .map_err(|e| Error::format(path, format!("cannot decode the image: {e}")))?
-        .to_luma32f();
+        .map_err(|e| Error::format(path, format!("cannot decode the image: {e}")))
+}
+
+/// Decodes a PNG or JPEG file of any size, grey or colour, into grey levels in `[0, 1]`:
+/// `(height, width, pixels)`.
+pub fn read_grey(path: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let img = decode(path)?.to_luma32f();
     let (w, h) = img.dimensions();
     Ok((h as usize, w as usize, img.into_raw()))
 }
@@ -114,13 +118,7 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// filtering, crop the centre `size × size`, scale to `[0, 1]`, normalise per channel.
 /// Returns `[1, 3, size, size]`.
 pub fn imagenet_input(path: &Path, size: usize) -> Result<Tensor> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
-        .decode()
-        .map_err(|e| Error::format(path, format!("cannot decode the image: {e}")))?
-        .to_rgb8();
+    let img = decode(path)?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let short = (size * 256).div_ceil(224);
     let (nw, nh) = if w <= h {
