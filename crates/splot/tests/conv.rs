@@ -602,7 +602,9 @@ fn whole_image_convolutions_equal_the_reference() {
     // images as the rows of one matrix. Batches below and above the thread count, groups,
     // strides and a bottom/right padding that no window reaches.
     let mut rng = Rng::seed(12);
-    let cases: [(usize, usize, usize, usize, [usize; 2], Conv2dConfig); 5] = [
+    // A dilated kernel as wide as the image is not one: its taps skip pixels (CI caught
+    // the whole-image path taking it).
+    let cases: [(usize, usize, usize, usize, [usize; 2], Conv2dConfig); 6] = [
         (64, 16, 120, 1, [5, 5], Conv2dConfig::new()),
         (1, 16, 120, 1, [5, 5], Conv2dConfig::new()),
         (5, 4, 6, 2, [3, 2], Conv2dConfig::new().groups(2)),
@@ -616,6 +618,16 @@ fn whole_image_convolutions_equal_the_reference() {
             Conv2dConfig::new()
                 .stride(5)
                 .padding_sides(Padding2d::sides(0, 1, 0, 1)),
+        ),
+        (
+            3,
+            2,
+            4,
+            1,
+            [1, 3],
+            Conv2dConfig::new()
+                .dilation_hw(1, 2)
+                .padding_sides(Padding2d::sides(0, 0, 0, 2)),
         ),
     ];
     for (n, c, oc, groups, [h, w], cfg) in cases {

@@ -119,7 +119,8 @@ impl ConvGeometry {
             && self.pad_left == 0
     }
 
-    /// The kernel covers each image's whole (unpadded) input and the output is 1×1, as in
+    /// The kernel covers each image's whole (unpadded) input, tap by pixel (no dilation
+    /// gaps), and the output is 1×1, as in
     /// LeNet-5's C5: the column matrix of a block of images is then the input itself, one
     /// image per row, and the convolution is a fully connected layer on each group.
     fn is_whole_image(&self) -> bool {
@@ -129,6 +130,8 @@ impl ConvGeometry {
             && self.ow == 1
             && self.pad_top == 0
             && self.pad_left == 0
+            && (self.dilation_h == 1 || self.kh == 1)
+            && (self.dilation_w == 1 || self.kw == 1)
     }
 
     /// Multiply-accumulates of the forward pass.
