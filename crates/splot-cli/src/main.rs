@@ -14,6 +14,12 @@ mod train;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+// Training allocates and frees tensors of the same few sizes every step; mimalloc keeps
+// those pages instead of returning them to the system and faulting them in again (glibc's
+// default costs LeNet-5 training about a quarter of its speed).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// splot: convolutional neural networks in Rust, from the lecture to real training.
 #[derive(Parser)]
 #[command(name = "splot", version, about, long_about = None)]

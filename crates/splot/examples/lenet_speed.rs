@@ -4,6 +4,9 @@ use splot::optim::{Optimizer, Sgd};
 use splot::{Mode, Module, Rng, Tensor};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> splot::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let batch: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(64);

@@ -3,6 +3,9 @@
 use splot::{Mode, Module, Rng, Tensor};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> splot::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let model = args.get(1).cloned().unwrap_or("resnet18".into());

@@ -246,3 +246,71 @@ proptest! {
             .map_err(TestCaseError::fail)?;
     }
 }
+
+#[test]
+fn channel_affine_maps_each_channel_and_checks_its_gradients() {
+    // [1, 2, 1, 2]: channel 0 ×2 + 1, channel 1 ×(−1) + 0.5
+    let x = t(&[1., 2., 3., 4.], &[1, 2, 1, 2]);
+    let y = x
+        .channel_affine(&t(&[2., -1.], &[2]), &t(&[1., 0.5], &[2]))
+        .unwrap();
+    assert_eq!(y.to_vec(), vec![3., 5., -2.5, -3.5]);
+    // the same as mul then add, and a finite-difference check of all three gradients,
+    // large enough (3 × 5 × 48 × 48) to be split across the pool
+    let mut rng = Rng::seed(21);
+    for shape in [vec![2, 3, 4], vec![3, 5, 48, 48]] {
+        let c = shape[1];
+        let x = Tensor::randn(&shape, 0.0, 1.0, &mut rng).with_grad();
+        let s = Tensor::randn(&[c], 0.0, 1.0, &mut rng).with_grad();
+        let b = Tensor::randn(&[c], 0.0, 1.0, &mut rng).with_grad();
+        let mut per_channel = vec![1; shape.len()];
+        per_channel[1] = c;
+        let expected = x
+            .mul(&s.reshape(&per_channel).unwrap())
+            .unwrap()
+            .add(&b.reshape(&per_channel).unwrap())
+            .unwrap();
+        let y = x.channel_affine(&s, &b).unwrap();
+        close(
+            "channel_affine = mul + add",
+            &y.to_vec(),
+            &expected.to_vec(),
+        );
+        let inputs = [x, s, b];
+        if shape.len() == 3 {
+            gradcheck(
+                "channel_affine",
+                &inputs,
+                |v| v[0].channel_affine(&v[1], &v[2]),
+                1e-2,
+                2e-3,
+                2e-3,
+                4,
+            )
+            .unwrap();
+        } else {
+            // large: compare the gradients with those of mul + add instead
+            let r = Tensor::randn(&shape, 0.0, 1.0, &mut rng);
+            let g1 = y.backward_with(&r).unwrap();
+            let g2 = expected.backward_with(&r).unwrap();
+            for (name, v) in ["x", "scale", "shift"].iter().zip(&inputs) {
+                assert_close(
+                    name,
+                    &g1.get(v).unwrap().to_vec(),
+                    &g2.get(v).unwrap().to_vec(),
+                    1e-3,
+                    1e-3,
+                )
+                .unwrap();
+            }
+        }
+    }
+    let err = x
+        .channel_affine(&t(&[1.], &[1]), &t(&[1.], &[1]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("channel_affine") && err.contains("[1, 2, 1, 2]"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 pub mod conv;
 pub mod gemm;
 pub mod math;
+pub(crate) mod par;
 pub(crate) mod scratch;
 
 /// Sets the number of threads of splot's (rayon's global) pool. Call it once, before the

@@ -82,9 +82,8 @@ impl Module for Subsampling {
             ));
         }
         // sum of a 2×2 block = 4 · its average
-        let sums = x.avg_pool2d(&Pool2dConfig::new(2))?.scale(4.0);
-        sums.mul(&self.weight.reshape(&[1, c, 1, 1])?)?
-            .add(&self.bias.reshape(&[1, c, 1, 1])?)
+        x.avg_pool2d(&Pool2dConfig::new(2))?
+            .channel_affine(&self.weight.scale(4.0), &self.bias)
     }
     fn own_tensors(&self) -> Vec<(&'static str, Tensor, TensorKind)> {
         vec![

@@ -4,6 +4,7 @@
 //! Legend: `a`, `b` the operands, `out` the result, `g` = ∂loss/∂out.
 //! Backward of a broadcast operand sums `g·∂out/∂operand` over the broadcast dimensions.
 
+use crate::cpu::par;
 use crate::error::{Error, Result};
 use crate::tensor::{numel, strides, Tensor};
 
@@ -143,25 +144,48 @@ fn block_of(operand: &[usize], out: &[usize]) -> Option<Block> {
 /// operand has the output's shape and the other is read as a [`Block`]. Each run of
 /// `inner` outputs meets one value of `part` (or, when `inner = 1`, each row of `len`
 /// outputs meets all of `part`), so the loops are plain slices the compiler vectorises.
-fn zip_block(out: &mut [f32], full: &[f32], part: &[f32], b: Block, f: impl Fn(f32, f32) -> f32) {
-    if b.inner == 1 {
-        for (o, x) in out.chunks_mut(b.len).zip(full.chunks(b.len)) {
-            for ((o, &x), &y) in o.iter_mut().zip(x).zip(part) {
+fn zip_block(
+    out: &mut [f32],
+    full: &[f32],
+    part: &[f32],
+    b: Block,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) {
+    // Large outputs are split across the pool in pieces of whole runs (or rows).
+    let unit = match (b.inner, b.len) {
+        (_, 1) => 1,
+        (1, len) if len == out.len() => 1,
+        (1, len) => len,
+        (inner, _) => inner,
+    };
+    par::for_pieces(out, unit, |off, out| {
+        let full = &full[off..off + out.len()];
+        if b.len == 1 {
+            let y = part[0];
+            for (o, &x) in out.iter_mut().zip(full) {
                 *o = f(x, y);
             }
-        }
-    } else {
-        for (run, (o, x)) in out
-            .chunks_mut(b.inner)
-            .zip(full.chunks(b.inner))
-            .enumerate()
-        {
-            let y = part[run % b.len];
-            for (o, &x) in o.iter_mut().zip(x) {
-                *o = f(x, y);
+        } else if b.inner == 1 {
+            let part = &part[off % b.len..];
+            for (o, x) in out.chunks_mut(b.len).zip(full.chunks(b.len)) {
+                for ((o, &x), &y) in o.iter_mut().zip(x).zip(part) {
+                    *o = f(x, y);
+                }
+            }
+        } else {
+            let first_run = off / b.inner;
+            for (run, (o, x)) in out
+                .chunks_mut(b.inner)
+                .zip(full.chunks(b.inner))
+                .enumerate()
+            {
+                let y = part[(first_run + run) % b.len];
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = f(x, y);
+                }
             }
         }
-    }
+    });
 }
 
 /// `out[o] = f(a[i], b[j])` over the broadcast shape `out` of `a` and `b`: the
@@ -170,7 +194,7 @@ fn broadcast_zip(
     out: &[usize],
     (a, sa): (&[f32], &[usize]),
     (b, sb): (&[f32], &[usize]),
-    f: impl Fn(f32, f32) -> f32,
+    f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Vec<f32> {
     let mut o = vec![0.0f32; numel(out)];
     if o.is_empty() {
@@ -291,17 +315,14 @@ fn binary(op: &'static str, kind: Binary, a: &Tensor, b: &Tensor) -> Result<Tens
 pub(crate) fn unary(
     op: &'static str,
     x: &Tensor,
-    f: impl Fn(f32) -> f32,
+    f: impl Fn(f32) -> f32 + Sync,
     df: impl Fn(f32) -> f32 + Send + Sync + 'static,
 ) -> Tensor {
-    let out: Vec<f32> = x.data().iter().map(|&v| f(v)).collect();
+    let out = par::map(&x.data(), f);
     let xc = x.clone();
     Tensor::from_op(op, x.shape().to_vec(), out, &[x], move |g, _| {
         // ∂loss/∂x = g · f'(x)
-        let xd = xc.data();
-        Ok(vec![Some(
-            g.iter().zip(xd.iter()).map(|(&g, &x)| g * df(x)).collect(),
-        )])
+        Ok(vec![Some(par::zip_map(g, &xc.data(), |g, x| g * df(x)))])
     })
 }
 
@@ -310,16 +331,14 @@ pub(crate) fn unary(
 pub(crate) fn unary_of_output(
     op: &'static str,
     x: &Tensor,
-    f: impl Fn(f32) -> f32,
+    f: impl Fn(f32) -> f32 + Sync,
     df: impl Fn(f32) -> f32 + Send + Sync + 'static,
 ) -> Tensor {
-    let out: Vec<f32> = x.data().iter().map(|&v| f(v)).collect();
+    let out = par::map(&x.data(), f);
     let y = out.clone();
     Tensor::from_op(op, x.shape().to_vec(), out, &[x], move |g, _| {
         // ∂loss/∂x = g · f'(x), with f'(x) a function of y = f(x)
-        Ok(vec![Some(
-            g.iter().zip(&y).map(|(&g, &y)| g * df(y)).collect(),
-        )])
+        Ok(vec![Some(par::zip_map(g, &y, |g, y| g * df(y)))])
     })
 }
 
@@ -357,6 +376,69 @@ impl Tensor {
     /// `self + c`.
     pub fn add_scalar(&self, c: f32) -> Tensor {
         unary("add_scalar", self, |x| x + c, |_| 1.0)
+    }
+
+    /// `self · scale[c] + shift[c]` for every channel `c` of `self [n, c, …]`, with `scale`
+    /// and `shift` of shape `[c]`: an affine map per channel (LeNet-5's subsampling
+    /// coefficients, batch norm's γ and β) in one pass where `mul` then `add` take two.
+    pub fn channel_affine(&self, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
+        const OP: &str = "channel_affine";
+        let c = scale.numel();
+        if self.ndim() < 2 || self.dim(1) != c || scale.shape() != [c] || shift.shape() != [c] {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "input [n, c, …] needs scale and shift of shape [c]; got input {:?}, scale {:?}, shift {:?}",
+                    self.shape(),
+                    scale.shape(),
+                    shift.shape()
+                ),
+            ));
+        }
+        let inner = numel(&self.shape()[2..]);
+        let y = {
+            let (x, s, t) = (self.data(), scale.data(), shift.data());
+            let mut y = vec![0.0f32; x.len()];
+            par::for_pieces(&mut y, inner.max(1), |off, y| {
+                let x = &x[off..off + y.len()];
+                for (p, (y, x)) in y.chunks_mut(inner).zip(x.chunks(inner)).enumerate() {
+                    let ch = (off / inner + p) % c;
+                    let (s, t) = (s[ch], t[ch]);
+                    y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * s + t);
+                }
+            });
+            y
+        };
+        let (xc, sc) = (self.clone(), scale.clone());
+        Ok(Tensor::from_op(
+            OP,
+            self.shape().to_vec(),
+            y,
+            &[self, scale, shift],
+            move |g, needs| {
+                let (x, s) = (xc.data(), sc.data());
+                // ∂/∂x = g·scale[c]; ∂/∂scale[c] = Σ g·x; ∂/∂shift[c] = Σ g (over n and pixels)
+                let gx = needs[0].then(|| {
+                    let mut gx = vec![0.0f32; g.len()];
+                    par::for_pieces(&mut gx, inner.max(1), |off, gx| {
+                        let g = &g[off..off + gx.len()];
+                        for (p, (gx, g)) in gx.chunks_mut(inner).zip(g.chunks(inner)).enumerate() {
+                            let sc = s[(off / inner + p) % c];
+                            gx.iter_mut().zip(g).for_each(|(gx, &g)| *gx = g * sc);
+                        }
+                    });
+                    gx
+                });
+                let (mut gs, mut gt) = (vec![0.0f32; c], vec![0.0f32; c]);
+                if needs[1] || needs[2] {
+                    for (p, (g, x)) in g.chunks(inner).zip(x.chunks(inner)).enumerate() {
+                        gs[p % c] += g.iter().zip(x).map(|(&g, &x)| g * x).sum::<f32>();
+                        gt[p % c] += g.iter().sum::<f32>();
+                    }
+                }
+                Ok(vec![gx, needs[1].then_some(gs), needs[2].then_some(gt)])
+            },
+        ))
     }
 
     /// `self²` elementwise.

@@ -1,0 +1,91 @@
+//! Elementwise loops split across the pool when they are large enough to pay for it.
+
+use rayon::prelude::*;
+
+/// Loops over fewer values than this stay on the calling thread (a split costs a few µs).
+pub const MIN_PARALLEL: usize = 1 << 15;
+
+/// How many values each piece of a parallel loop over `n` values takes: a multiple of
+/// `unit` (so no run of `unit` values straddles two pieces), about `n / threads`, and all of
+/// `n` when the loop is too small to split.
+pub fn piece(n: usize, unit: usize) -> usize {
+    let unit = unit.max(1);
+    let threads = rayon::current_num_threads();
+    if threads < 2 || n < MIN_PARALLEL {
+        return n.max(1);
+    }
+    // four pieces per thread balance a thread that is late to start
+    (n.div_ceil(4 * threads))
+        .max(MIN_PARALLEL / 4)
+        .div_ceil(unit)
+        * unit
+}
+
+/// `out[i] = f(x[i])`.
+pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len()];
+    let p = piece(x.len(), 1);
+    out.par_chunks_mut(p)
+        .zip(x.par_chunks(p))
+        .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
+    out
+}
+
+/// `out[i] = f(a[i], b[i])`.
+pub fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    assert_eq!(a.len(), b.len(), "zip_map lengths");
+    let mut out = vec![0.0f32; a.len()];
+    let p = piece(a.len(), 1);
+    out.par_chunks_mut(p)
+        .zip(a.par_chunks(p).zip(b.par_chunks(p)))
+        .for_each(|(o, (a, b))| {
+            o.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (&a, &b))| *o = f(a, b))
+        });
+    out
+}
+
+/// Runs `work(offset, chunk)` over pieces of `out` whose lengths are multiples of `unit`
+/// (the last one excepted), on the pool when `out` is large.
+pub fn for_pieces(out: &mut [f32], unit: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    let p = piece(out.len(), unit);
+    out.par_chunks_mut(p)
+        .enumerate()
+        .for_each(|(i, o)| work(i * p, o));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_everything_in_order_at_any_size() {
+        for n in [
+            0,
+            1,
+            7,
+            MIN_PARALLEL - 1,
+            MIN_PARALLEL,
+            3 * MIN_PARALLEL + 5,
+        ] {
+            let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            assert_eq!(
+                map(&x, |v| v + 1.0),
+                x.iter().map(|v| v + 1.0).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                zip_map(&x, &x, |a, b| a * b),
+                x.iter().map(|v| v * v).collect::<Vec<_>>()
+            );
+            let mut out = vec![0.0; n];
+            for_pieces(&mut out, 6, |off, o| {
+                assert_eq!(off % 6, 0);
+                o.iter_mut()
+                    .enumerate()
+                    .for_each(|(k, v)| *v = (off + k) as f32);
+            });
+            assert_eq!(out, x);
+        }
+    }
+}
