@@ -22,7 +22,7 @@ pub fn bench_group(c: &mut Criterion, group: Group) {
             .expect("a layer's operations are shape arithmetic"),
         Group::Network => 0.0,
     };
-    list.sort_by(|a, b| (flops(a) > 0.0).cmp(&(flops(b) > 0.0)));
+    list.sort_by_key(|w| flops(w) > 0.0);
     for workload in list {
         let operations = flops(&workload);
         if operations > 0.0 {
