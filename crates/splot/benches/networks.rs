@@ -18,3 +18,6 @@ criterion_group! {
     targets = networks
 }
 criterion_main!(benches);
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

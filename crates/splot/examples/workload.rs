@@ -17,6 +17,9 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> splot::Result<()> {
     let mut name = None;
     let (mut reps, mut warmup, mut threads) = (10usize, 2usize, None);

@@ -652,3 +652,103 @@ fn whole_image_convolutions_equal_the_reference() {
         assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
     }
 }
+
+/// (n, c, oc, groups, [h, w], [kh, kw], settings)
+type DirectCase = (
+    usize,
+    usize,
+    usize,
+    usize,
+    [usize; 2],
+    [usize; 2],
+    Conv2dConfig,
+);
+
+#[test]
+fn direct_convolutions_equal_the_reference() {
+    // Stride-1 layers with few output channels go to the direct kernels: output channel
+    // blocks of 1, 4 and 6 (and a last block part-filled), rows longer and shorter than a
+    // vector with tails, 3×3 and 5×5 (their row tiles) and 2×4 (the general tile), groups
+    // and depthwise, every padding mode, batches below and above the thread count.
+    let mut rng = Rng::seed(13);
+    let cases: [DirectCase; 8] = [
+        (3, 1, 6, 1, [32, 32], [5, 5], Conv2dConfig::new()),
+        (5, 6, 16, 1, [14, 14], [5, 5], Conv2dConfig::new()),
+        (1, 3, 5, 1, [9, 21], [3, 3], Conv2dConfig::new().padding(1)),
+        (
+            4,
+            4,
+            4,
+            4,
+            [11, 19],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(1)
+                .groups(4)
+                .padding_mode(PaddingMode::Replicate),
+        ),
+        (
+            2,
+            4,
+            14,
+            2,
+            [7, 13],
+            [2, 4],
+            Conv2dConfig::new()
+                .padding_sides(Padding2d::sides(1, 0, 2, 1))
+                .padding_mode(PaddingMode::Symmetric)
+                .groups(2),
+        ),
+        (
+            3,
+            2,
+            3,
+            1,
+            [6, 8],
+            [5, 5],
+            Conv2dConfig::new()
+                .padding(2)
+                .padding_mode(PaddingMode::Reflect),
+        ),
+        (
+            2,
+            3,
+            6,
+            3,
+            [5, 17],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(2)
+                .padding_mode(PaddingMode::Circular)
+                .groups(3),
+        ),
+        (2, 2, 16, 1, [40, 3], [3, 3], Conv2dConfig::new().padding(1)),
+    ];
+    for (n, c, oc, groups, [h, w], [kh, kw], cfg) in cases {
+        let xs = [n, c, h, w];
+        let ws = [oc, c / groups, kh, kw];
+        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
+        assert!(
+            g.is_direct(),
+            "{xs:?} {ws:?} should take the direct kernels"
+        );
+        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
+        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
+        let b = Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec();
+        let what = format!("{xs:?} * {ws:?} {cfg:?}");
+        let ny = n * oc * g.oh * g.ow;
+        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
+        kernels::conv_forward(&g, &x, &wt, Some(&b), &mut fast);
+        kernels::conv_forward_reference(&g, &x, &wt, Some(&b), &mut slow);
+        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
+        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
+        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
+        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
+        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
+        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
+        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
+        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+    }
+}

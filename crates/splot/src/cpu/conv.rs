@@ -134,6 +134,12 @@ impl ConvGeometry {
             && (self.dilation_w == 1 || self.kw == 1)
     }
 
+    /// Whether the kernels run it as a direct convolution ([`super::direct`]) rather than
+    /// im2col + GEMM: stride 1, no dilation, few output channels per group.
+    pub fn is_direct(&self) -> bool {
+        super::direct::applies(self) && !self.is_whole_image()
+    }
+
     /// Multiply-accumulates of the forward pass.
     pub fn macs(&self) -> usize {
         self.n * self.oc * self.l() * self.ckk()
@@ -419,6 +425,9 @@ fn split_images(
 
 /// Forward: `y [n, oc, oh, ow] = conv(x [n, c, h, w], w [oc, cg, kh, kw]) + bias [oc]`.
 pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    if g.is_direct() {
+        return super::direct::forward(g, x, w, bias, y);
+    }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);
@@ -482,6 +491,9 @@ fn add_bias(g: &ConvGeometry, bias: Option<&[f32]>, y: &mut [f32]) {
 
 /// Backward to the input: `gx [n, c, h, w] = ∂loss/∂x` from `gy = ∂loss/∂y` (overwritten).
 pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+    if g.is_direct() {
+        return super::direct::backward_input(g, gy, w, gx);
+    }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);
@@ -542,6 +554,9 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
 /// Each task sums its images into its own partial; partials are added in a fixed order, so
 /// the result depends only on the thread count.
 pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
+    if g.is_direct() {
+        return super::direct::backward_weight(g, x, gy, gw);
+    }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);

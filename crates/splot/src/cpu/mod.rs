@@ -1,6 +1,7 @@
 //! Low-level kernels with no autograd: GEMM, im2col/col2im convolution, thread setup.
 
 pub mod conv;
+pub mod direct;
 pub mod gemm;
 pub mod math;
 pub(crate) mod par;
