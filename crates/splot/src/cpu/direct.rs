@@ -169,11 +169,14 @@ fn valid_image<M: MulAdd, const OB: usize, const NC: usize>(
 ) {
     let (oh, ow) = (v.oh(), v.ow());
     let wblock = v.cin * v.kh * v.kw * OB;
-    for (b, out) in out.chunks_mut(OB * oh * ow).enumerate() {
-        let real = out.len() / (oh * ow);
-        let wb = &wpk[b * wblock..][..wblock];
-        let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[b * OB + o]);
-        for y in 0..oh {
+    // Row by row, every channel block: the input rows one output row reads stay in cache
+    // while all the blocks use them.
+    for y in 0..oh {
+        for b in 0..v.cout.div_ceil(OB) {
+            let real = OB.min(v.cout - b * OB);
+            let wb = &wpk[b * wblock..][..wblock];
+            let bias_of = |o: usize| bias.map_or(0.0, |bs| bs[b * OB + o]);
+            let out = &mut out[b * OB * oh * ow..];
             let mut x = 0;
             while x + NC * LANES <= ow {
                 let acc = tile::<M, OB, NC>(v, xp, wb, y, x);
