@@ -194,8 +194,14 @@ fn images_per_task(n: usize) -> Option<usize> {
 /// LeNet-sized layers is worth 2× over larger blocks; a larger layer goes image by image).
 const COL_BUDGET: usize = 1 << 15;
 
+/// Columns below which a GEMM is too thin to run at speed: a layer with small outputs
+/// (512 channels at 7×7) batches this many images' columns even past the budget.
+const MIN_COLUMNS: usize = 256;
+
 fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
-    (COL_BUDGET / (g.ckk() * g.l()).max(1)).clamp(1, images.max(1))
+    let by_budget = COL_BUDGET / (g.ckk() * g.l()).max(1);
+    let by_width = MIN_COLUMNS.div_ceil(g.l().max(1));
+    by_budget.max(by_width).clamp(1, images.max(1))
 }
 
 /// Lengths of a task's two work buffers: the column matrix `[ckk, nb_max·l]` (none for a

@@ -15,6 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::tensor::{numel, Tensor};
+use rayon::prelude::*;
 use std::ops::Range;
 
 // ================================================================ batch normalisation
@@ -113,21 +114,87 @@ fn batch_norm_layout(
     Ok((n, c, inner))
 }
 
-/// Per-channel mean and biased variance `Σ(x − μ)²/m` of `x [n, c, inner]`, accumulated in
-/// f64 in two passes (the second on the deviations, so no cancellation).
+/// `Σ f(a[i], b[i])` in eight f32 lanes (so the loop vectorises), added up in f64.
+#[inline]
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    let mut acc = [0.0f32; 8];
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (xa, xb) in (&mut ca).zip(&mut cb) {
+        for l in 0..8 {
+            acc[l] += f(xa[l], xb[l]);
+        }
+    }
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y) as f64)
+        .sum();
+    acc.iter().map(|&v| v as f64).sum::<f64>() + tail
+}
+
+/// Per channel `Σ f(channel, a, b)` over `[n, c, inner]` planes: each plane summed by
+/// [`lane_sum`] on the pool, the planes of a channel then added in order (f64), so the
+/// result does not depend on the thread count.
+fn channel_sums(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    inner: usize,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
+) -> Vec<f64> {
+    let inner = inner.max(1);
+    let planes: Vec<f64> = a
+        .par_chunks(inner)
+        .zip(b.par_chunks(inner))
+        .enumerate()
+        .map(|(p, (a, b))| {
+            let ch = p % c;
+            lane_sum(a, b, |x, y| f(ch, x, y))
+        })
+        .collect();
+    let mut sums = vec![0.0f64; c];
+    for (p, s) in planes.iter().enumerate() {
+        sums[p % c] += s;
+    }
+    sums
+}
+
+/// `out[p-th plane] = f(channel of p, a plane, b plane)` over `[n, c, inner]`, on the pool.
+fn map_planes(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    inner: usize,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
+    let inner = inner.max(1);
+    let mut out = vec![0.0f32; a.len()];
+    out.par_chunks_mut(inner)
+        .zip(a.par_chunks(inner).zip(b.par_chunks(inner)))
+        .enumerate()
+        .for_each(|(p, (o, (a, b)))| {
+            let ch = p % c;
+            o.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (&a, &b))| *o = f(ch, a, b));
+        });
+    out
+}
+
+/// Per-channel mean and biased variance `Σ(x − μ)²/m` of `x [n, c, inner]`, in two passes
+/// (the second on the deviations, so no cancellation).
 fn channel_mean_var(x: &[f32], c: usize, inner: usize) -> (Vec<f64>, Vec<f64>) {
     let m = (x.len() / c) as f64;
-    let mut mean = vec![0.0f64; c];
-    for (row, xs) in x.chunks(inner).enumerate() {
-        mean[row % c] += xs.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    mean.iter_mut().for_each(|v| *v /= m);
-    let mut var = vec![0.0f64; c];
-    for (row, xs) in x.chunks(inner).enumerate() {
-        let mu = mean[row % c];
-        var[row % c] += xs.iter().map(|&v| (v as f64 - mu).powi(2)).sum::<f64>();
-    }
-    var.iter_mut().for_each(|v| *v /= m);
+    let mean: Vec<f64> = channel_sums(x, x, c, inner, |_, v, _| v)
+        .iter()
+        .map(|s| s / m)
+        .collect();
+    let mu: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
+    let var = channel_sums(x, x, c, inner, |ch, v, _| (v - mu[ch]) * (v - mu[ch]))
+        .iter()
+        .map(|s| s / m)
+        .collect();
     (mean, var)
 }
 
@@ -190,15 +257,11 @@ impl Tensor {
         let shift: Vec<f32> = (0..c)
             .map(|ch| beta.as_ref().map_or(0.0, |b| b[ch]))
             .collect();
-        let row = inner.max(1); // empty inputs have no rows
-        let y: Vec<f32> = {
+        let y = {
             let x = self.data();
-            let mut y = Vec::with_capacity(x.len());
-            for (r, xs) in x.chunks(row).enumerate() {
-                let ch = r % c;
-                y.extend(xs.iter().map(|&v| (v - mu[ch]) * scale[ch] + shift[ch]));
-            }
-            y
+            map_planes(&x, &x, c, inner, |ch, v, _| {
+                (v - mu[ch]) * scale[ch] + shift[ch]
+            })
         };
         if training {
             let m = (self.numel() / c) as f64;
@@ -237,17 +300,13 @@ impl Tensor {
                 let x_hat = |v: f32, ch: usize| (v - mu[ch]) * inv_std[ch];
                 // Per channel Σ g and Σ g·x̂ (f64): the γ and β gradients, and the batch
                 // statistics' terms of the input gradient in training.
-                let mut sum_g = vec![0.0f64; c];
-                let mut sum_g_xhat = vec![0.0f64; c];
-                if need_w || need_b || (need_x && training) {
-                    for (r, (xs, gs)) in x.chunks(row).zip(g.chunks(row)).enumerate() {
-                        let ch = r % c;
-                        for (&v, &gv) in xs.iter().zip(gs) {
-                            sum_g[ch] += gv as f64;
-                            sum_g_xhat[ch] += gv as f64 * x_hat(v, ch) as f64;
-                        }
-                    }
-                }
+                let (sum_g, sum_g_xhat) = if need_w || need_b || (need_x && training) {
+                    let sum_g = channel_sums(g, g, c, inner, |_, gv, _| gv);
+                    let sum_g_xhat = channel_sums(g, &x, c, inner, |ch, gv, v| gv * x_hat(v, ch));
+                    (sum_g, sum_g_xhat)
+                } else {
+                    (vec![0.0f64; c], vec![0.0f64; c])
+                };
                 let gx = need_x.then(|| {
                     let m = (x.len() / c) as f64;
                     // mean(g) and mean(g·x̂) per channel; zero in evaluation, where μ and σ
@@ -260,17 +319,12 @@ impl Tensor {
                     } else {
                         (vec![0.0; c], vec![0.0; c])
                     };
-                    let mut gx = Vec::with_capacity(x.len());
-                    for (r, (xs, gs)) in x.chunks(row).zip(g.chunks(row)).enumerate() {
-                        let ch = r % c;
-                        gx.extend(xs.iter().zip(gs).map(|(&v, &gv)| {
-                            // ∂loss/∂x = γ/σ · (g − mean(g) − x̂·mean(g·x̂)): the direct
-                            // term g, the path through μ (−mean(g)) and the path through
-                            // σ² (−x̂·mean(g·x̂)); evaluation keeps only γ/σ · g
-                            scale[ch] * (gv - mean_g[ch] - x_hat(v, ch) * mean_g_xhat[ch])
-                        }));
-                    }
-                    gx
+                    // ∂loss/∂x = γ/σ · (g − mean(g) − x̂·mean(g·x̂)): the direct term g,
+                    // the path through μ (−mean(g)) and the path through σ² (−x̂·mean(g·x̂));
+                    // evaluation keeps only γ/σ · g
+                    map_planes(&x, g, c, inner, |ch, v, gv| {
+                        scale[ch] * (gv - mean_g[ch] - x_hat(v, ch) * mean_g_xhat[ch])
+                    })
                 });
                 let mut grads = vec![gx];
                 grads.resize(n_parents, None);
