@@ -20,6 +20,15 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Keeps freed memory with the allocator instead of handing it back to the system: the
+/// next step allocates the same sizes again, and fresh pages would be faulted in and
+/// zeroed each time (7 % of a resnet18 forward pass).
+fn keep_freed_memory() {
+    // SAFETY: sets an option of the allocator; 15 is `mi_option_purge_delay` (mimalloc v2
+    // and v3), whose -1 means "never purge".
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+}
+
 /// splot: convolutional neural networks in Rust, from the lecture to real training.
 #[derive(Parser)]
 #[command(name = "splot", version, about, long_about = None)]
@@ -54,6 +63,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     splot::init_threads(cli.threads);
     let result = match cli.command {
