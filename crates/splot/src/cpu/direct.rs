@@ -370,18 +370,26 @@ fn weight_with<M: MulAdd>(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &m
 struct PadMaps {
     rows: Vec<Option<usize>>,
     cols: Vec<Option<usize>>,
+    /// `lo..hi`: the padded columns that copy the input's columns `lo − pad_left ..`
+    /// one to one (the interior, copied as a slice).
+    interior: (usize, usize),
 }
 
 impl PadMaps {
     fn new(g: &ConvGeometry) -> Self {
         let (hp, wp) = (g.oh + g.kh - 1, g.ow + g.kw - 1);
+        let cols: Vec<Option<usize>> = (0..wp)
+            .map(|px| g.mode.source_index(px as isize - g.pad_left as isize, g.w))
+            .collect();
+        let lo = g.pad_left.min(wp);
+        let hi = (g.pad_left + g.w).min(wp).max(lo);
+        debug_assert!((lo..hi).all(|px| cols[px] == Some(px - g.pad_left)));
         PadMaps {
             rows: (0..hp)
                 .map(|py| g.mode.source_index(py as isize - g.pad_top as isize, g.h))
                 .collect(),
-            cols: (0..wp)
-                .map(|px| g.mode.source_index(px as isize - g.pad_left as isize, g.w))
-                .collect(),
+            cols,
+            interior: (lo, hi),
         }
     }
 
@@ -396,8 +404,11 @@ impl PadMaps {
                     None => dst.fill(0.0),
                     Some(r) => {
                         let srow = &src[r * g.w..][..g.w];
-                        for (d, c) in dst.iter_mut().zip(&self.cols) {
-                            *d = c.map_or(0.0, |c| srow[c]);
+                        let (lo, hi) = self.interior;
+                        let first = lo - g.pad_left.min(lo);
+                        dst[lo..hi].copy_from_slice(&srow[first..first + hi - lo]);
+                        for px in (0..lo).chain(hi..wp) {
+                            dst[px] = self.cols[px].map_or(0.0, |c| srow[c]);
                         }
                     }
                 }
