@@ -612,23 +612,36 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
             }
         }
     };
-    match images_per_task(g.n) {
+    sum_image_partials(g.n, gw, partial);
+}
+
+/// `out = Σ partial(first, count)` over the batch of `n` images: with at least as many
+/// images as threads ([`images_per_task`]), each task writes the sum over its run of images
+/// into its own buffer and the buffers are added in a fixed order, so the result depends
+/// only on the thread count; otherwise one call takes every image and may use the pool
+/// itself (its last argument). `partial` overwrites the buffer it is given.
+pub(super) fn sum_image_partials(
+    n: usize,
+    out: &mut [f32],
+    partial: impl Fn(usize, usize, &mut [f32], bool) + Sync,
+) {
+    match images_per_task(n) {
         Some(chunk) => {
-            let tasks = g.n.div_ceil(chunk);
-            let mut partials = vec![0.0f32; tasks * gw.len()];
+            let tasks = n.div_ceil(chunk);
+            let mut partials = vec![0.0f32; tasks * out.len()];
             partials
-                .par_chunks_mut(gw.len())
+                .par_chunks_mut(out.len())
                 .enumerate()
                 .for_each(|(t, p)| {
                     let first = t * chunk;
-                    partial(first, chunk.min(g.n - first), p, false)
+                    partial(first, chunk.min(n - first), p, false)
                 });
-            gw.copy_from_slice(&partials[..gw.len()]);
-            for p in partials.chunks(gw.len()).skip(1) {
-                gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            out.copy_from_slice(&partials[..out.len()]);
+            for p in partials.chunks(out.len()).skip(1) {
+                out.iter_mut().zip(p).for_each(|(a, b)| *a += b);
             }
         }
-        None => partial(0, g.n, gw, true),
+        None => partial(0, n, out, true),
     }
 }
 

@@ -51,6 +51,12 @@ impl MulAdd for Fused {
     }
 }
 
+/// Whether the CPU runs the `avx2,fma` versions of the kernels (detected once, cached).
+#[cfg(target_arch = "x86_64")]
+fn has_fma() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
 /// `a·b + c` as two operations, for CPUs without FMA.
 struct Separate;
 impl MulAdd for Separate {
@@ -73,6 +79,17 @@ struct Valid {
 }
 
 impl Valid {
+    /// The valid convolution a stride-1 convolution `g` makes of one group of one image.
+    fn of(g: &ConvGeometry) -> Self {
+        Valid {
+            cin: g.c / g.groups,
+            hp: g.oh + g.kh - 1,
+            wp: g.ow + g.kw - 1,
+            kh: g.kh,
+            kw: g.kw,
+            cout: g.oc / g.groups,
+        }
+    }
     fn oh(&self) -> usize {
         self.hp - self.kh + 1
     }
@@ -206,7 +223,7 @@ fn valid_image<M: MulAdd, const OB: usize, const NC: usize>(
 /// [`valid_image`] with the register block of `v` and the CPU's multiply-add.
 fn valid(v: &Valid, xp: &[f32], wpk: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if has_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         unsafe { valid_fma(v, xp, wpk, bias, out) };
         return;
@@ -338,7 +355,7 @@ fn weight_image_rows<M: MulAdd, const OB: usize, const KW: usize>(
 
 fn weight(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if has_fma() {
         // SAFETY: the CPU has the features the function is compiled for.
         unsafe { weight_fma(v, xp, gyw, owp, gw) };
         return;
@@ -454,15 +471,8 @@ fn per_image(n: usize, out: &mut [f32], per: usize, work: impl Fn(usize, &mut [f
 
 /// Forward: `y [n, oc, oh, ow] = conv(x, w) + bias`.
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    let (cg, ocg) = (g.c / g.groups, g.oc / g.groups);
-    let v = Valid {
-        cin: cg,
-        hp: g.oh + g.kh - 1,
-        wp: g.ow + g.kw - 1,
-        kh: g.kh,
-        kw: g.kw,
-        cout: ocg,
-    };
+    let v = Valid::of(g);
+    let (cg, ocg) = (v.cin, v.cout);
     let kk = g.kh * g.kw;
     let packs: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| {
@@ -533,15 +543,8 @@ pub fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
 /// into its own partial and the partials are added in a fixed order, so the result depends
 /// only on the thread count.
 pub fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
-    let (cg, ocg) = (g.c / g.groups, g.oc / g.groups);
-    let v = Valid {
-        cin: cg,
-        hp: g.oh + g.kh - 1,
-        wp: g.ow + g.kw - 1,
-        kh: g.kh,
-        kw: g.kw,
-        cout: ocg,
-    };
+    let v = Valid::of(g);
+    let (cg, ocg) = (v.cin, v.cout);
     let ob = v.block();
     let owp = g.ow.div_ceil(LANES) * LANES;
     let gyw_len = ocg.div_ceil(ob) * ob * g.oh * owp;
@@ -571,20 +574,5 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) 
             }
         }
     };
-    let threads = rayon::current_num_threads();
-    if threads > 1 && g.n >= threads {
-        let chunk = g.n.div_ceil(threads);
-        let tasks = g.n.div_ceil(chunk);
-        let mut partials = vec![0.0f32; tasks * gw.len()];
-        partials
-            .par_chunks_mut(gw.len())
-            .enumerate()
-            .for_each(|(t, p)| partial(t * chunk, chunk.min(g.n - t * chunk), p));
-        gw.copy_from_slice(&partials[..gw.len()]);
-        for p in partials.chunks(gw.len()).skip(1) {
-            gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-        }
-    } else {
-        partial(0, g.n, gw);
-    }
+    super::conv::sum_image_partials(g.n, gw, |first, count, gw, _| partial(first, count, gw));
 }
