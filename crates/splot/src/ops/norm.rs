@@ -114,59 +114,57 @@ fn batch_norm_layout(
     Ok((n, c, inner))
 }
 
-/// `(Σ f(a[i], b[i]), Σ h(a[i], b[i]))` in eight f32 lanes each (so the loop vectorises),
-/// added up in f64: two sums for one pass over the data.
+/// The `N` sums `Σ f(a[i], b[i])[k]` in eight f32 lanes each (so the loop vectorises),
+/// added up in f64: `N` sums for one pass over the data.
 #[inline]
-fn lane_sums(
-    a: &[f32],
-    b: &[f32],
-    f: impl Fn(f32, f32) -> f32,
-    h: impl Fn(f32, f32) -> f32,
-) -> (f64, f64) {
-    let (mut af, mut ah) = ([0.0f32; 8], [0.0f32; 8]);
+fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f64; N] {
+    let mut acc = [[0.0f32; 8]; N];
     let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
     for (xa, xb) in (&mut ca).zip(&mut cb) {
         for l in 0..8 {
-            af[l] += f(xa[l], xb[l]);
-            ah[l] += h(xa[l], xb[l]);
+            let v = f(xa[l], xb[l]);
+            for k in 0..N {
+                acc[k][l] += v[k];
+            }
         }
     }
-    let (mut sf, mut sh) = (0.0f64, 0.0f64);
+    let mut sums: [f64; N] = std::array::from_fn(|k| acc[k].iter().map(|&v| v as f64).sum());
     for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-        sf += f(x, y) as f64;
-        sh += h(x, y) as f64;
+        let v = f(x, y);
+        for k in 0..N {
+            sums[k] += v[k] as f64;
+        }
     }
-    let total = |acc: [f32; 8]| acc.iter().map(|&v| v as f64).sum::<f64>();
-    (total(af) + sf, total(ah) + sh)
+    sums
 }
 
-/// Per channel `(Σ f(channel, a, b), Σ h(channel, a, b))` over `[n, c, inner]` planes:
-/// each plane summed by [`lane_sums`] on the pool, the planes of a channel then added in
-/// order (f64), so the result does not depend on the thread count.
-fn channel_sums(
+/// Per channel the `N` sums `Σ f(channel, a, b)[k]` over `[n, c, inner]` planes: each plane
+/// summed by [`lane_sums`] on the pool, the planes of a channel then added in order (f64),
+/// so the result does not depend on the thread count. `sums[k][channel]`.
+fn channel_sums<const N: usize>(
     a: &[f32],
     b: &[f32],
     c: usize,
     inner: usize,
-    f: impl Fn(usize, f32, f32) -> f32 + Sync,
-    h: impl Fn(usize, f32, f32) -> f32 + Sync,
-) -> (Vec<f64>, Vec<f64>) {
+    f: impl Fn(usize, f32, f32) -> [f32; N] + Sync,
+) -> [Vec<f64>; N] {
     let inner = inner.max(1);
-    let planes: Vec<(f64, f64)> = a
+    let planes: Vec<[f64; N]> = a
         .par_chunks(inner)
         .zip(b.par_chunks(inner))
         .enumerate()
         .map(|(p, (a, b))| {
             let ch = p % c;
-            lane_sums(a, b, |x, y| f(ch, x, y), |x, y| h(ch, x, y))
+            lane_sums(a, b, |x, y| f(ch, x, y))
         })
         .collect();
-    let (mut sf, mut sh) = (vec![0.0f64; c], vec![0.0f64; c]);
-    for (p, (a, b)) in planes.iter().enumerate() {
-        sf[p % c] += a;
-        sh[p % c] += b;
+    let mut sums: [Vec<f64>; N] = std::array::from_fn(|_| vec![0.0f64; c]);
+    for (p, plane) in planes.iter().enumerate() {
+        for k in 0..N {
+            sums[k][p % c] += plane[k];
+        }
     }
-    (sf, sh)
+    sums
 }
 
 /// `out[p-th plane] = f(channel of p, a plane, b plane)` over `[n, c, inner]`, on the pool.
@@ -195,24 +193,11 @@ fn map_planes(
 /// (the second on the deviations, so no cancellation).
 fn channel_mean_var(x: &[f32], c: usize, inner: usize) -> (Vec<f64>, Vec<f64>) {
     let m = (x.len() / c) as f64;
-    let mean: Vec<f64> = channel_sums(x, x, c, inner, |_, v, _| v, |_, _, _| 0.0)
-        .0
-        .iter()
-        .map(|s| s / m)
-        .collect();
+    let [sum] = channel_sums(x, x, c, inner, |_, v, _| [v]);
+    let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
     let mu: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
-    let var = channel_sums(
-        x,
-        x,
-        c,
-        inner,
-        |ch, v, _| (v - mu[ch]) * (v - mu[ch]),
-        |_, _, _| 0.0,
-    )
-    .0
-    .iter()
-    .map(|s| s / m)
-    .collect();
+    let [sq] = channel_sums(x, x, c, inner, |ch, v, _| [(v - mu[ch]) * (v - mu[ch])]);
+    let var = sq.iter().map(|s| s / m).collect();
     (mean, var)
 }
 
@@ -319,14 +304,9 @@ impl Tensor {
                 // Per channel Σ g and Σ g·x̂ (f64): the γ and β gradients, and the batch
                 // statistics' terms of the input gradient in training.
                 let (sum_g, sum_g_xhat) = if need_w || need_b || (need_x && training) {
-                    channel_sums(
-                        g,
-                        &x,
-                        c,
-                        inner,
-                        |_, gv, _| gv,
-                        |ch, gv, v| gv * x_hat(v, ch),
-                    )
+                    let [sum_g, sum_g_xhat] =
+                        channel_sums(g, &x, c, inner, |ch, gv, v| [gv, gv * x_hat(v, ch)]);
+                    (sum_g, sum_g_xhat)
                 } else {
                     (vec![0.0f64; c], vec![0.0f64; c])
                 };
