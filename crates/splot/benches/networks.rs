@@ -18,6 +18,3 @@ criterion_group! {
     targets = networks
 }
 criterion_main!(benches);
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -4,20 +4,11 @@ use splot::optim::{Optimizer, Sgd};
 use splot::{Mode, Module, Rng, Tensor};
 use std::time::Instant;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Keeps freed memory with the allocator instead of handing it back to the system: the
-/// next step allocates the same sizes again, and fresh pages would be faulted in and
-/// zeroed each time (7 % of a resnet18 forward pass).
-fn keep_freed_memory() {
-    // SAFETY: sets an option of the allocator; 15 is `mi_option_purge_delay` (mimalloc v2
-    // and v3), whose -1 means "never purge".
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-}
+#[path = "../benches/workloads/alloc.rs"]
+mod alloc;
 
 fn main() -> splot::Result<()> {
-    keep_freed_memory();
+    alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let batch: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(64);
     let steps: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50);

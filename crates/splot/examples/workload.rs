@@ -17,20 +17,8 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Keeps freed memory with the allocator instead of handing it back to the system: the
-/// next step allocates the same sizes again, and fresh pages would be faulted in and
-/// zeroed each time (7 % of a resnet18 forward pass).
-fn keep_freed_memory() {
-    // SAFETY: sets an option of the allocator; 15 is `mi_option_purge_delay` (mimalloc v2
-    // and v3), whose -1 means "never purge".
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-}
-
 fn main() -> splot::Result<()> {
-    keep_freed_memory();
+    workloads::alloc::keep_freed_memory();
     let mut name = None;
     let (mut reps, mut warmup, mut threads) = (10usize, 2usize, None);
     let mut args = std::env::args().skip(1);

@@ -3,10 +3,11 @@
 use splot::{Mode, Module, Rng, Tensor};
 use std::time::Instant;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../benches/workloads/alloc.rs"]
+mod alloc;
 
 fn main() -> splot::Result<()> {
+    alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let model = args.get(1).cloned().unwrap_or("resnet18".into());
     let batch: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1);

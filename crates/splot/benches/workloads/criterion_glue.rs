@@ -8,6 +8,7 @@ use criterion::{Criterion, Throughput};
 
 /// Registers every workload of `group` with criterion, under the group's name.
 pub fn bench_group(c: &mut Criterion, group: Group) {
+    crate::workloads::alloc::keep_freed_memory();
     splot::init_threads(None);
     let mut benches = c.benchmark_group(match group {
         Group::Layer => "layers",

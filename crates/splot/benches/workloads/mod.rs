@@ -25,6 +25,8 @@
 // Each includer uses part of the registry.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use splot::nn;
 use splot::ops::cost::count_multiply_adds;
 use splot::optim::{Optimizer, Sgd};
