@@ -752,3 +752,90 @@ fn direct_convolutions_equal_the_reference() {
         assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
     }
 }
+
+#[test]
+fn chunked_convolutions_equal_the_reference() {
+    // Layers whose column matrix outgrows the cache are cut into (image, group, chunk of
+    // output rows) pieces, each written into its own columns of the output: one image and
+    // batches above the thread count, groups, a strided 7×7 stem, several padding modes, a
+    // last chunk shorter than the others, with and without bias.
+    let mut rng = Rng::seed(14);
+    let cases: [DirectCase; 5] = [
+        (
+            1,
+            32,
+            40,
+            1,
+            [40, 40],
+            [3, 3],
+            Conv2dConfig::new().padding(1),
+        ),
+        (
+            3,
+            32,
+            40,
+            2,
+            [37, 40],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(1)
+                .groups(2)
+                .padding_mode(PaddingMode::Replicate),
+        ),
+        (
+            2,
+            3,
+            24,
+            1,
+            [64, 61],
+            [7, 7],
+            Conv2dConfig::new().stride(2).padding(3),
+        ),
+        (
+            3,
+            20,
+            24,
+            1,
+            [30, 50],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(1)
+                .padding_mode(PaddingMode::Circular),
+        ),
+        (
+            2,
+            18,
+            20,
+            1,
+            [36, 36],
+            [5, 3],
+            Conv2dConfig::new()
+                .padding_sides(Padding2d::sides(2, 2, 1, 0))
+                .padding_mode(PaddingMode::Symmetric),
+        ),
+    ];
+    for (k, (n, c, oc, groups, [h, w], [kh, kw], cfg)) in cases.into_iter().enumerate() {
+        let xs = [n, c, h, w];
+        let ws = [oc, c / groups, kh, kw];
+        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
+        assert!(g.is_chunked(), "{xs:?} {ws:?} should be cut into chunks");
+        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
+        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
+        let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec());
+        let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
+        let ny = n * oc * g.oh * g.ow;
+        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
+        kernels::conv_forward(&g, &x, &wt, b.as_deref(), &mut fast);
+        kernels::conv_forward_reference(&g, &x, &wt, b.as_deref(), &mut slow);
+        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
+        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
+        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
+        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
+        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
+        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
+        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
+        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+    }
+}

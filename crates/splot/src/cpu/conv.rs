@@ -16,10 +16,11 @@
 //! A transposed convolution is the adjoint of a convolution: its forward is
 //! `backward_input`, and its input gradient is `forward` (see `ops::conv`).
 
-use super::gemm::{sgemm_strided, sgemm_with, MatRef};
+use super::gemm::{sgemm_raw, sgemm_strided, sgemm_with, MatRef};
 use super::scratch::Scratch;
 use crate::ops::padding::PaddingMode;
 use rayon::prelude::*;
+use std::ops::Range;
 
 const OUTSIDE: usize = usize::MAX;
 
@@ -140,6 +141,17 @@ impl ConvGeometry {
         super::direct::applies(self) && !self.is_whole_image()
     }
 
+    /// Whether an image's column matrix is too large for the cache (and its output wide
+    /// enough for a GEMM on its own): the forward pass then goes a chunk of output rows at
+    /// a time ([`row_chunks`]).
+    pub fn is_chunked(&self) -> bool {
+        !self.is_pointwise()
+            && !self.is_whole_image()
+            && !self.is_direct()
+            && self.l() >= MIN_COLUMNS
+            && self.ckk() * self.l() > COL_BUDGET
+    }
+
     /// Multiply-accumulates of the forward pass.
     pub fn macs(&self) -> usize {
         self.n * self.oc * self.l() * self.ckk()
@@ -198,6 +210,20 @@ const COL_BUDGET: usize = 1 << 15;
 /// (512 channels at 7×7) batches this many images' columns even past the budget.
 const MIN_COLUMNS: usize = 256;
 
+/// Values in the column matrix of one chunk of output rows (see [`row_chunks`]): 256 KiB,
+/// a quarter of this machine's L2 (32 Ki to 128 Ki values measure the same).
+const CHUNK_BUDGET: usize = 1 << 16;
+
+/// The output rows of an image taken a chunk at a time, so that a chunk's column matrix
+/// stays within the chunk budget (in the L2 cache, where the GEMM's packing reads it back)
+/// while still giving the GEMM at least [`MIN_COLUMNS`] columns.
+fn row_chunks(g: &ConvGeometry) -> impl Iterator<Item = Range<usize>> {
+    let by_budget = CHUNK_BUDGET / (g.ckk() * g.ow).max(1);
+    let by_width = MIN_COLUMNS.div_ceil(g.ow.max(1));
+    let (rows, oh) = (by_budget.max(by_width).clamp(1, g.oh.max(1)), g.oh);
+    (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
+}
+
 fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
     let by_budget = COL_BUDGET / (g.ckk() * g.l()).max(1);
     let by_width = MIN_COLUMNS.div_ceil(g.l().max(1));
@@ -225,26 +251,30 @@ fn work_sizes(g: &ConvGeometry, nb_max: usize) -> (usize, usize) {
     (col, rows)
 }
 
-/// Fills `col [ckk, nb·l]` for group `grp` of `nb` consecutive images `x [nb, c, h, w]`:
-/// column `i·l + oy·ow + ox` of row `(cl, ki, kj)` is the input pixel that tap `(ki, kj)`
-/// of output `(oy, ox)` of image `i` reads, through the padding maps.
+/// Fills `col [ckk, nb·lr]` for group `grp` of `nb` consecutive images `x [nb, c, h, w]`
+/// and the output rows `out_rows` (`lr = out_rows.len()·ow` columns per image): column
+/// `i·lr + (oy − out_rows.start)·ow + ox` of row `(cl, ki, kj)` is the input pixel that tap
+/// `(ki, kj)` of output `(oy, ox)` of image `i` reads, through the padding maps.
+#[allow(clippy::too_many_arguments)]
 fn im2col(
     g: &ConvGeometry,
     maps: &Maps,
     x: &[f32],
     nb: usize,
     grp: usize,
+    out_rows: Range<usize>,
     col: &mut [f32],
     parallel: bool,
 ) {
-    let (l, hw, chw, kk) = (g.l(), g.h * g.w, g.c * g.h * g.w, g.kh * g.kw);
+    let (hw, chw, kk) = (g.h * g.w, g.c * g.h * g.w, g.kh * g.kw);
+    let l = out_rows.len() * g.ow;
     let fill_row = |r: usize, row: &mut [f32]| {
         let (cl, ki, kj) = (r / kk, (r / g.kw) % g.kh, r % g.kw);
         let cmap = &maps.cols[kj * g.ow..][..g.ow];
         for i in 0..nb {
             let src = &x[i * chw + (grp * g.cg() + cl) * hw..][..hw];
-            for oy in 0..g.oh {
-                let dst = &mut row[i * l + oy * g.ow..][..g.ow];
+            for oy in out_rows.clone() {
+                let dst = &mut row[i * l + (oy - out_rows.start) * g.ow..][..g.ow];
                 let sr = maps.rows[ki * g.oh + oy];
                 if sr == OUTSIDE {
                     dst.fill(0.0);
@@ -437,6 +467,9 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);
+    if g.is_chunked() {
+        return forward_chunks(g, &maps, x, w, bias, y);
+    }
     split_images(g.n, y, g.oc * l, |first, count, y, par| {
         let x = &x[first * chw..];
         if g.is_whole_image() {
@@ -471,7 +504,7 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, col, par);
+                im2col(g, &maps, xb, nb, grp, 0..g.oh, col, par);
                 let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
                 if nb == 1 {
                     sgemm_with(wg, colm, &mut yb[grp * ocg * l..][..ocg * l], false, par);
@@ -483,6 +516,78 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
         }
         add_bias(g, bias, y);
     });
+}
+
+/// The forward pass of a layer whose images are large ([`ConvGeometry::is_chunked`]): the
+/// work is cut into (image, group, chunk of output rows) pieces, shared out across the
+/// pool, each filling its chunk's column matrix (small enough to stay in the L2 cache for
+/// the GEMM's packing to read back) and multiplying it on its own thread straight into its
+/// columns of `y`. A batch of one image keeps every thread busy the same way.
+fn forward_chunks(
+    g: &ConvGeometry,
+    maps: &Maps,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    let (l, ckk, ocg, chw) = (g.l(), g.ckk(), g.ocg(), g.c * g.h * g.w);
+    let chunks: Vec<Range<usize>> = row_chunks(g).collect();
+    let per_image = g.groups * chunks.len();
+    assert!(
+        x.len() >= g.n * chw && y.len() >= g.n * g.oc * l,
+        "conv buffers too small"
+    );
+    let out = SharedOut(y.as_mut_ptr());
+    (0..g.n * per_image).into_par_iter().for_each(|u| {
+        let (i, grp, rows) = (
+            u / per_image,
+            u / chunks.len() % g.groups,
+            &chunks[u % chunks.len()],
+        );
+        let lr = rows.len() * g.ow;
+        let mut col = Scratch::take(ckk * lr);
+        im2col(
+            g,
+            maps,
+            &x[i * chw..],
+            1,
+            grp,
+            rows.clone(),
+            &mut col,
+            false,
+        );
+        let wg = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk);
+        let colm = MatRef::row_major(&col, ckk, lr);
+        let first = (i * g.oc + grp * ocg) * l + rows.start * g.ow;
+        // SAFETY: this piece's rows `ocg` × columns `lr` (rows `l` apart) of image `i` lie
+        // inside `y` (checked above), and no other piece writes them.
+        unsafe {
+            let c = out.at(first);
+            if let Some(b) = bias {
+                for o in 0..ocg {
+                    std::slice::from_raw_parts_mut(c.add(o * l), lr).fill(b[grp * ocg + o]);
+                }
+            }
+            sgemm_raw(wg, colm, c, l, bias.is_some(), false);
+        }
+    });
+}
+
+/// The output of a convolution whose pieces, on different threads, write disjoint parts.
+struct SharedOut(*mut f32);
+// SAFETY: used only by `forward_chunks`, whose pieces write disjoint values.
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}
+
+impl SharedOut {
+    /// The address `offset` values in.
+    ///
+    /// # Safety
+    /// `offset` must lie inside the output.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
 }
 
 /// `y [count, oc, l] += bias [oc]`, per output channel.
@@ -599,7 +704,7 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, col, par);
+                im2col(g, &maps, xb, nb, grp, 0..g.oh, col, par);
                 let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)

@@ -91,11 +91,38 @@ pub fn sgemm_strided(
         c.len() >= (m - 1) * c_row_stride + n,
         "sgemm output too small"
     );
+    // SAFETY: `c` holds the m×n view (checked above) and is borrowed mutably.
+    unsafe { sgemm_raw(a, b, c.as_mut_ptr(), c_row_stride, accumulate, parallel) }
+}
+
+/// [`sgemm_strided`] into the `a.rows × b.cols` matrix at `c` whose rows start
+/// `c_row_stride ≥ b.cols` values apart, for callers whose threads write disjoint parts
+/// of one output (column ranges of the same rows) that no one slice can hand out.
+///
+/// # Safety
+/// `c` must be valid for writes at every `c + i·c_row_stride + j`, `i < a.rows`,
+/// `j < b.cols`, and nothing else may read or write those values during the call.
+pub unsafe fn sgemm_raw(
+    a: MatRef,
+    b: MatRef,
+    c: *mut f32,
+    c_row_stride: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "sgemm inner dimensions");
+    assert!(a.fits() && b.fits(), "sgemm view out of bounds");
+    assert!(c_row_stride >= n, "sgemm output rows overlap");
+    if m == 0 || n == 0 {
+        return;
+    }
     if k == 0 {
         if !accumulate {
-            c.chunks_mut(c_row_stride)
-                .take(m)
-                .for_each(|row| row[..n].fill(0.0));
+            for i in 0..m {
+                // SAFETY: row i of the view, valid by the caller's promise.
+                unsafe { std::ptr::write_bytes(c.add(i * c_row_stride), 0, n) };
+            }
         }
         return;
     }
@@ -105,13 +132,13 @@ pub fn sgemm_strided(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: every view was checked to lie inside its slice, and so was `c`'s m×n view.
+    // SAFETY: every view was checked to lie inside its slice; `c` is the caller's promise.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr(),
+            c,
             1,
             c_row_stride as isize,
             accumulate,
