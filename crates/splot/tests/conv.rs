@@ -839,3 +839,36 @@ fn chunked_convolutions_equal_the_reference() {
         assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
     }
 }
+
+#[test]
+fn batched_small_images_equal_the_reference() {
+    // Small images go several to a GEMM; the backward pass to the input then computes the
+    // column gradient a block of channels at a time (two blocks of 24 + 16 channels here,
+    // per group), on every thread count: batches of 6 and 1.
+    let mut rng = Rng::seed(15);
+    for (n, groups) in [(6, 1), (6, 2), (1, 2)] {
+        let (c, oc) = (40 * groups, 24 * groups);
+        let xs = [n, c, 10, 10];
+        let ws = [oc, c / groups, 3, 3];
+        let cfg = Conv2dConfig::new().padding(1).groups(groups);
+        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
+        assert!(!g.is_direct() && !g.is_chunked());
+        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
+        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
+        let ny = n * oc * g.oh * g.ow;
+        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
+        let what = format!("{xs:?} * {ws:?} groups {groups}");
+        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
+        kernels::conv_forward(&g, &x, &wt, None, &mut fast);
+        kernels::conv_forward_reference(&g, &x, &wt, None, &mut slow);
+        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
+        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
+        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
+        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
+        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
+        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
+        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+    }
+}

@@ -210,6 +210,10 @@ const COL_BUDGET: usize = 1 << 15;
 /// (512 channels at 7×7) batches this many images' columns even past the budget.
 const MIN_COLUMNS: usize = 256;
 
+/// Rows below which a GEMM is too thin to run at speed (the column gradient of the
+/// backward pass goes a block of at least this many rows at a time).
+const MIN_ROWS: usize = 128;
+
 /// Values in the column matrix of one chunk of output rows (see [`row_chunks`]): 256 KiB,
 /// a quarter of this machine's L2 (32 Ki to 128 Ki values measure the same).
 const CHUNK_BUDGET: usize = 1 << 16;
@@ -334,14 +338,17 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// Scatters `dcol [ckk, nb·l]` of group `grp` into the gradient `gx [nb, c, h, w]`
+/// Scatters the rows of `dcol [ckk, nb·l]` of group `grp` that belong to its channels
+/// `chans` (`dcol` holds those rows only) into the gradient `gx [nb, c, h, w]`
 /// (accumulating): the adjoint of [`im2col`].
+#[allow(clippy::too_many_arguments)]
 fn col2im(
     g: &ConvGeometry,
     maps: &Maps,
     dcol: &[f32],
     nb: usize,
     grp: usize,
+    chans: Range<usize>,
     gx: &mut [f32],
     parallel: bool,
 ) {
@@ -349,7 +356,8 @@ fn col2im(
     let scatter = |i: usize, cl: usize, gxc: &mut [f32]| {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
-                let row = &dcol[(cl * kk + ki * g.kw + kj) * nb * l + i * l..][..l];
+                let r = (cl - chans.start) * kk + ki * g.kw + kj;
+                let row = &dcol[r * nb * l + i * l..][..l];
                 let cmap = &maps.cols[kj * g.ow..][..g.ow];
                 for oy in 0..g.oh {
                     let sr = maps.rows[ki * g.oh + oy];
@@ -392,7 +400,7 @@ fn col2im(
         .enumerate()
         .filter_map(|(p, plane)| {
             let (i, ch) = (p / g.c, p % g.c);
-            (ch / cg == grp).then_some((i, ch % cg, plane))
+            (ch / cg == grp && chans.contains(&(ch % cg))).then_some((i, ch % cg, plane))
         });
     if parallel {
         planes
@@ -628,9 +636,9 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
             let nb = nb_max.min(count - b0);
             let gxb = &mut gx[b0 * chw..];
             for grp in 0..g.groups {
-                // W_gᵀ [ckk, ocg]: the weight read with rows and columns swapped, no copy.
-                let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
                 if g.is_pointwise() {
+                    // W_gᵀ [ckk, ocg]: the weight read with rows and columns swapped, no copy.
+                    let wt = MatRef::row_major(&w[grp * ocg * ckk..][..ocg * ckk], ocg, ckk).t();
                     for i in 0..nb {
                         let gyi = MatRef::row_major(
                             &gy[((b0 + i) * g.oc + grp * ocg) * l..][..ocg * l],
@@ -654,8 +662,22 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
                     gather_rows(gy_block, gyb, nb, g.oc, grp * ocg, ocg, l);
                     MatRef::row_major(&gyb[..ocg * nb * l], ocg, nb * l)
                 };
-                sgemm_with(wt, gym, &mut dcol[..ckk * nb * l], false, par);
-                col2im(g, &maps, dcol, nb, grp, gxb, par);
+                // Small images batched: a block of channels at a time, so that their rows
+                // of the column gradient stay in the cache until they are scattered (a
+                // thread's own block only; one image's rows are scattered as they are).
+                let kk = g.kh * g.kw;
+                let per_block = if par || nb == 1 {
+                    cg
+                } else {
+                    (CHUNK_BUDGET / (kk * nb * l)).max(MIN_ROWS.div_ceil(kk))
+                };
+                for c0 in (0..cg).step_by(per_block) {
+                    let chans = c0..(c0 + per_block).min(cg);
+                    let rows = chans.len() * kk;
+                    let w_rows = MatRef::strided(&w[grp * ocg * ckk + c0 * kk..], ocg, rows, ckk);
+                    sgemm_with(w_rows.t(), gym, &mut dcol[..rows * nb * l], false, par);
+                    col2im(g, &maps, dcol, nb, grp, chans, gxb, par);
+                }
             }
         }
     });
