@@ -704,7 +704,11 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
             }
             return;
         }
-        let nb_max = images_per_block(g, count);
+        let nb_max = if par && count * l <= 2 * MIN_COLUMNS {
+            count
+        } else {
+            images_per_block(g, count)
+        };
         let (col_len, rows_len) = work_sizes(g, nb_max);
         let mut scratch = Scratch::take(col_len + rows_len);
         let (col, gyb) = scratch.split_at_mut(col_len);
@@ -739,6 +743,13 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
             }
         }
     };
+    // Few output columns per thread (512 channels at 7×7): each thread's own partial would
+    // be a thin GEMM into a large gradient, read and written again to sum the partials;
+    // one GEMM over the whole batch on every thread instead.
+    let threads = rayon::current_num_threads();
+    if !g.is_whole_image() && g.n.div_ceil(threads) * l < MIN_COLUMNS {
+        return partial(0, g.n, gw, true);
+    }
     sum_image_partials(g.n, gw, partial);
 }
 
