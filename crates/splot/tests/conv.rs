@@ -844,9 +844,10 @@ fn chunked_convolutions_equal_the_reference() {
 fn batched_small_images_equal_the_reference() {
     // Small images go several to a GEMM; the backward pass to the input then computes the
     // column gradient a block of channels at a time (two blocks of 24 + 16 channels here,
-    // per group), on every thread count: batches of 6 and 1.
+    // per group), on every thread count: batches of 6 and 1; and a batch of 4, whose weight
+    // gradient is one GEMM over the batch rather than a partial per thread.
     let mut rng = Rng::seed(15);
-    for (n, groups) in [(6, 1), (6, 2), (1, 2)] {
+    for (n, groups) in [(6, 1), (6, 2), (1, 2), (4, 1)] {
         let (c, oc) = (40 * groups, 24 * groups);
         let xs = [n, c, 10, 10];
         let ws = [oc, c / groups, 3, 3];
