@@ -209,6 +209,31 @@ fn max_pool_tie_sends_the_gradient_to_the_first_maximum_only() {
 }
 
 #[test]
+fn max_pool_nan_wins_with_and_without_gradient_tracking() {
+    // A NaN is the maximum of its window (the last one if several), as in PyTorch, whether
+    // the pooling keeps arg-maxes for a backward pass or not; the untracked values equal
+    // the tracked ones everywhere.
+    let v = [1., f32::NAN, 3., f32::NAN, 0., 7., -2., 5., 4.];
+    let x = t(&v, &[1, 1, 3, 3]).with_grad();
+    let cfg = Pool2dConfig::new(2).stride(1);
+    let y = x.max_pool2d(&cfg).unwrap();
+    let untracked = splot::no_grad(|| x.max_pool2d(&cfg)).unwrap().to_vec();
+    let tracked = y.to_vec();
+    assert!(tracked[..3].iter().all(|v| v.is_nan()), "{tracked:?}");
+    assert_eq!(tracked[3], 7.);
+    assert!(untracked[..3].iter().all(|v| v.is_nan()), "{untracked:?}");
+    assert_eq!(untracked[3], 7.);
+    // windows: {1, N, N, 0} → last NaN (1,0); {N, 3, 0, 7} → (0,1); {N, 0, −2, 5} → (1,0)
+    let gx = grad_of(&x, &y, &[1., 10., 100., 1000.]);
+    assert_eq!(gx, vec![0., 10., 0., 101., 0., 1000., 0., 0., 0.]);
+    let mut rng = Rng::seed(3);
+    let x = Tensor::randn(&[2, 3, 11, 9], 0.0, 1.0, &mut rng).with_grad();
+    let cfg = Pool2dConfig::new(3).stride(2).padding(1);
+    let untracked = splot::no_grad(|| x.max_pool2d(&cfg)).unwrap().to_vec();
+    assert_eq!(untracked, x.max_pool2d(&cfg).unwrap().to_vec());
+}
+
+#[test]
 fn global_average_pool() {
     let x = t(
         &[1., 2., 3., 4., 10., 20., 30., 50., -1., -1., 1., 5.],

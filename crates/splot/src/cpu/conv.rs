@@ -165,6 +165,9 @@ struct Maps {
     rows: Vec<usize>,
     cols: Vec<usize>,
     interior: Vec<(usize, usize, usize)>,
+    /// `row_interior[ki] = (a, b, shift)`: for output rows `a ≤ oy < b` tap row `ki` reads
+    /// the real row `oy + shift` (used with stride 1 only; `a = b` when there are none).
+    row_interior: Vec<(usize, usize, isize)>,
 }
 
 impl Maps {
@@ -185,10 +188,19 @@ impl Maps {
                 (lo, hi, first)
             })
             .collect();
+        let row_interior = (0..g.kh)
+            .map(|ki| {
+                let at = |oy: usize| ConvGeometry::tap(oy, ki, 1, g.dilation_h, g.pad_top);
+                let a = (0..g.oh).find(|&oy| at(oy) >= 0).unwrap_or(g.oh);
+                let b = (a..g.oh).find(|&oy| at(oy) >= g.h as isize).unwrap_or(g.oh);
+                (a, b, at(a) - a as isize)
+            })
+            .collect();
         Maps {
             rows: g.row_map(),
             cols: g.col_map(),
             interior,
+            row_interior,
         }
     }
 }
@@ -272,22 +284,29 @@ fn im2col(
 ) {
     let (hw, chw, kk) = (g.h * g.w, g.c * g.h * g.w, g.kh * g.kw);
     let l = out_rows.len() * g.ow;
+    // Stride 1 with as many output columns as input columns: output rows and input rows
+    // are both `w` apart, so the interior of a tap's rows is one shifted copy of the plane.
+    let bulk = g.stride_h == 1 && g.stride_w == 1 && g.ow == g.w;
     let fill_row = |r: usize, row: &mut [f32]| {
         let (cl, ki, kj) = (r / kk, (r / g.kw) % g.kh, r % g.kw);
         let cmap = &maps.cols[kj * g.ow..][..g.ow];
+        let (lo, hi, first) = maps.interior[kj];
+        // Output rows [a, b) whose source row `oy + shift` is a real row.
+        let (a, b, shift) = maps.row_interior[ki];
+        let (a, b) = if bulk && lo < hi {
+            (
+                a.clamp(out_rows.start, out_rows.end),
+                b.clamp(out_rows.start, out_rows.end),
+            )
+        } else {
+            (0, 0)
+        };
         for i in 0..nb {
             let src = &x[i * chw + (grp * g.cg() + cl) * hw..][..hw];
-            for oy in out_rows.clone() {
-                let dst = &mut row[i * l + (oy - out_rows.start) * g.ow..][..g.ow];
-                let sr = maps.rows[ki * g.oh + oy];
-                if sr == OUTSIDE {
-                    dst.fill(0.0);
-                    continue;
-                }
-                let srow = &src[sr * g.w..][..g.w];
-                let (lo, hi, first) = maps.interior[kj];
+            let img = &mut row[i * l..][..l];
+            let edges = |dst: &mut [f32], srow: &[f32]| {
                 let (left, rest) = dst.split_at_mut(lo);
-                let (middle, right) = rest.split_at_mut(hi - lo);
+                let right = &mut rest[hi - lo..];
                 for (d, &sc) in left
                     .iter_mut()
                     .zip(&cmap[..lo])
@@ -295,6 +314,30 @@ fn im2col(
                 {
                     *d = if sc == OUTSIDE { 0.0 } else { srow[sc] };
                 }
+            };
+            if a < b {
+                // one copy from the first interior value to the last; the edge columns it
+                // also covers are then written through the map
+                let d0 = (a - out_rows.start) * g.ow + lo;
+                let len = (b - 1 - a) * g.ow + hi - lo;
+                let s0 = (a as isize + shift) as usize * g.w + first;
+                img[d0..d0 + len].copy_from_slice(&src[s0..s0 + len]);
+                for oy in a..b {
+                    let dst = &mut img[(oy - out_rows.start) * g.ow..][..g.ow];
+                    let sr = (oy as isize + shift) as usize;
+                    edges(dst, &src[sr * g.w..][..g.w]);
+                }
+            }
+            for oy in out_rows.clone().filter(|oy| !(a..b).contains(oy)) {
+                let dst = &mut img[(oy - out_rows.start) * g.ow..][..g.ow];
+                let sr = maps.rows[ki * g.oh + oy];
+                if sr == OUTSIDE {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let srow = &src[sr * g.w..][..g.w];
+                edges(dst, srow);
+                let middle = &mut dst[lo..hi];
                 if g.stride_w == 1 {
                     copy_short(middle, &srow[first..first + hi - lo]);
                 } else {

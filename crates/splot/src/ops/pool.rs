@@ -352,35 +352,63 @@ pub fn adaptive_pool2d_output_shape(input: &[usize], out: [usize; 2]) -> Result<
 /// Marks an output whose window holds no real cell (its value is −∞, it has no gradient).
 const NO_ARGMAX: usize = usize::MAX;
 
-/// Max pooling of every plane in one pass: values and the plane-local index of each
-/// window's arg-max (the first maximum in row-major order; a NaN wins, the last one if
-/// several, as in PyTorch).
-fn max_pool_forward(plan: &Plan, x: &[f32]) -> (Vec<f32>, Vec<usize>) {
+/// Max pooling of every plane in one pass: values and, when `with_argmax` (the gradient
+/// will be needed), the plane-local index of each window's arg-max (the first maximum in
+/// row-major order; a NaN wins, the last one if several, as in PyTorch).
+fn max_pool_forward(plan: &Plan, x: &[f32], with_argmax: bool) -> (Vec<f32>, Vec<usize>) {
     let (hw, ohw) = (plan.h * plan.w, plan.oh() * plan.ow());
     let mut y = vec![f32::NEG_INFINITY; plan.n * plan.c * ohw];
+    if !with_argmax {
+        y.par_chunks_mut(ohw)
+            .zip(x.par_chunks(hw))
+            .for_each(|(y, x)| max_plane::<false>(plan, x, y, &mut []));
+        return (y, Vec::new());
+    }
     let mut argmax = vec![NO_ARGMAX; y.len()];
     y.par_chunks_mut(ohw)
         .zip(argmax.par_chunks_mut(ohw))
         .zip(x.par_chunks(hw))
-        .for_each(|((y, argmax), x)| {
-            for (i, rows) in plan.rows.iter().enumerate() {
-                for (j, cols) in plan.cols.iter().enumerate() {
-                    let (mut best, mut at) = (f32::NEG_INFINITY, NO_ARGMAX);
-                    for r in rows.cells() {
-                        for c in cols.cells() {
-                            let v = x[r * plan.w + c];
-                            // strict `>`: the first of equal maxima stays
-                            if v > best || v.is_nan() || at == NO_ARGMAX {
-                                (best, at) = (v, r * plan.w + c);
-                            }
-                        }
+        .for_each(|((y, argmax), x)| max_plane::<true>(plan, x, y, argmax));
+    (y, argmax)
+}
+
+/// The max pooling of one plane `x` into `y` and, if `ARGMAX`, `argmax`. Each window is
+/// visited in row-major order with its running maximum, the position of its first
+/// occurrence and the position of the last NaN in registers, updated by selects rather
+/// than branches (the outcome of each comparison is a coin toss on real data).
+fn max_plane<const ARGMAX: bool>(plan: &Plan, x: &[f32], y: &mut [f32], argmax: &mut [usize]) {
+    let (w, ow) = (plan.w, plan.ow());
+    for (i, rows) in plan.rows.iter().enumerate() {
+        for (j, cols) in plan.cols.iter().enumerate() {
+            let (mut best, mut at, mut nan_at) = (f32::NEG_INFINITY, NO_ARGMAX, NO_ARGMAX);
+            if rows.count > 0 && cols.count > 0 {
+                // the first cell is the arg-max until a larger value comes
+                at = rows.start * w + cols.start;
+            }
+            for r in rows.cells() {
+                let xr = &x[r * w..][..w];
+                for c in cols.cells() {
+                    let v = xr[c];
+                    // strict `>`: the first of equal maxima stays
+                    let larger = v > best;
+                    best = if larger { v } else { best };
+                    if ARGMAX {
+                        at = if larger { r * w + c } else { at };
+                        nan_at = if v.is_nan() { r * w + c } else { nan_at };
+                    } else if v.is_nan() {
+                        nan_at = 0;
                     }
-                    y[i * plan.ow() + j] = best;
-                    argmax[i * plan.ow() + j] = at;
                 }
             }
-        });
-    (y, argmax)
+            if nan_at != NO_ARGMAX {
+                (best, at) = (f32::NAN, nan_at);
+            }
+            y[i * ow + j] = best;
+            if ARGMAX {
+                argmax[i * ow + j] = at;
+            }
+        }
+    }
 }
 
 /// `∂loss/∂x` of max pooling: each output's gradient added at its arg-max.
@@ -455,7 +483,7 @@ impl Tensor {
     pub fn max_pool2d(&self, cfg: &Pool2dConfig) -> Result<Tensor> {
         const OP: &str = "max_pool2d";
         let plan = pool_plan(OP, self.shape(), cfg)?;
-        let (y, argmax) = max_pool_forward(&plan, &self.data());
+        let (y, argmax) = max_pool_forward(&plan, &self.data(), Tensor::records(&[self]));
         let shape = plan.output_shape();
         Ok(Tensor::from_op(OP, shape, y, &[self], move |g, _| {
             // ∂loss/∂x[r, c] = Σ of ∂loss/∂y over the outputs whose arg-max is (r, c)
@@ -515,7 +543,7 @@ impl Tensor {
     pub fn adaptive_max_pool2d(&self, out: [usize; 2]) -> Result<Tensor> {
         const OP: &str = "adaptive_max_pool2d";
         let plan = adaptive_plan(OP, self.shape(), out)?;
-        let (y, argmax) = max_pool_forward(&plan, &self.data());
+        let (y, argmax) = max_pool_forward(&plan, &self.data(), Tensor::records(&[self]));
         let shape = plan.output_shape();
         Ok(Tensor::from_op(OP, shape, y, &[self], move |g, _| {
             // ∂loss/∂x[r, c] = Σ of ∂loss/∂y over the bins whose arg-max is (r, c)

@@ -137,6 +137,13 @@ impl Tensor {
         Tensor::randn(shape, 0.0, std, rng)
     }
 
+    /// Whether an op on `parents` records its backward pass ([`Tensor::from_op`]): gradient
+    /// mode is on and some parent is tracked. Ops that keep extra state for their backward
+    /// pass (an arg-max) skip it otherwise.
+    pub(crate) fn records(parents: &[&Tensor]) -> bool {
+        crate::autograd::is_grad_enabled() && parents.iter().any(|p| p.is_tracked())
+    }
+
     /// The result of an op. If gradients are enabled and any parent is tracked, the result
     /// remembers the op so that [`Tensor::backward`] can call `backward`; otherwise the
     /// closure is dropped at once and the result is plain data.
@@ -147,8 +154,7 @@ impl Tensor {
         parents: &[&Tensor],
         backward: impl crate::autograd::BackwardFn + 'static,
     ) -> Tensor {
-        let track = crate::autograd::is_grad_enabled() && parents.iter().any(|p| p.is_tracked());
-        let node = track.then(|| Node {
+        let node = Tensor::records(parents).then(|| Node {
             op,
             parents: parents.iter().map(|&p| p.clone()).collect(),
             backward: Box::new(backward),
