@@ -206,6 +206,19 @@ fn valid_image<M: MulAdd, const OB: usize, const NC: usize>(
                 }
                 x += NC * LANES;
             }
+            if NC > 1 && ow - x > LANES {
+                // more than a vector left: a whole tile, the lanes past the row dropped
+                let n = ow - x;
+                let acc = tile::<M, OB, NC>(v, xp, wb, y, x);
+                for (o, acc) in acc.iter().enumerate().take(real) {
+                    let bo = bias_of(o);
+                    let dst = &mut out[(o * oh + y) * ow + x..][..n];
+                    for (d, &a) in dst.iter_mut().zip(acc.iter().flatten()) {
+                        *d = a + bo;
+                    }
+                }
+                x += n;
+            }
             while x < ow {
                 let n = LANES.min(ow - x);
                 let acc = tile::<M, OB, 1>(v, xp, wb, y, x);
