@@ -55,6 +55,63 @@ pub fn for_pieces(out: &mut [f32], unit: usize, work: impl Fn(usize, &mut [f32])
         .for_each(|(i, o)| work(i * p, o));
 }
 
+/// The `N` sums `Σ f(a[i], b[i])[k]` in eight f32 lanes each (so the loop vectorises),
+/// added up in f64: `N` sums for one pass over the data.
+#[inline]
+pub fn lane_sums<const N: usize>(
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(f32, f32) -> [f32; N],
+) -> [f64; N] {
+    let mut acc = [[0.0f32; 8]; N];
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (xa, xb) in (&mut ca).zip(&mut cb) {
+        for l in 0..8 {
+            let v = f(xa[l], xb[l]);
+            for k in 0..N {
+                acc[k][l] += v[k];
+            }
+        }
+    }
+    let mut sums: [f64; N] = std::array::from_fn(|k| acc[k].iter().map(|&v| v as f64).sum());
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        let v = f(x, y);
+        for k in 0..N {
+            sums[k] += v[k] as f64;
+        }
+    }
+    sums
+}
+
+/// Per channel the `N` sums `Σ f(channel, a, b)[k]` over `[n, c, inner]` planes: each plane
+/// summed by [`lane_sums`] on the pool, the planes of a channel then added in order (f64),
+/// so the result does not depend on the thread count. `sums[k][channel]`.
+pub fn channel_sums<const N: usize>(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    inner: usize,
+    f: impl Fn(usize, f32, f32) -> [f32; N] + Sync,
+) -> [Vec<f64>; N] {
+    let inner = inner.max(1);
+    let planes: Vec<[f64; N]> = a
+        .par_chunks(inner)
+        .zip(b.par_chunks(inner))
+        .enumerate()
+        .map(|(p, (a, b))| {
+            let ch = p % c;
+            lane_sums(a, b, |x, y| f(ch, x, y))
+        })
+        .collect();
+    let mut sums: [Vec<f64>; N] = std::array::from_fn(|_| vec![0.0f64; c]);
+    for (p, plane) in planes.iter().enumerate() {
+        for k in 0..N {
+            sums[k][p % c] += plane[k];
+        }
+    }
+    sums
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 
 use super::padding::{Padding2d, PaddingMode};
 use crate::cpu::conv::{conv_backward_input, conv_backward_weight, conv_forward, ConvGeometry};
+use crate::cpu::par::channel_sums;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -405,13 +406,8 @@ pub fn conv_transpose2d_output_shape(
 
 /// `Σ` of a gradient `[n, ch, hw]` over images and pixels: the bias gradient.
 fn bias_grad(g: &[f32], n: usize, ch: usize, hw: usize) -> Vec<f32> {
-    let mut gb = vec![0.0f32; ch];
-    for i in 0..n {
-        for (o, b) in gb.iter_mut().enumerate() {
-            *b += g[(i * ch + o) * hw..][..hw].iter().sum::<f32>();
-        }
-    }
-    gb
+    let [sums] = channel_sums(&g[..n * ch * hw], &g[..n * ch * hw], ch, hw, |_, v, _| [v]);
+    sums.iter().map(|&s| s as f32).collect()
 }
 
 impl Tensor {

@@ -4,7 +4,7 @@
 //! Legend: `a`, `b` the operands, `out` the result, `g` = ∂loss/∂out.
 //! Backward of a broadcast operand sums `g·∂out/∂operand` over the broadcast dimensions.
 
-use crate::cpu::par;
+use crate::cpu::par::{self, channel_sums};
 use crate::error::{Error, Result};
 use crate::tensor::{numel, strides, Tensor};
 
@@ -240,9 +240,8 @@ fn sum_to(g: Vec<f32>, out: &[usize], target: &[usize]) -> Vec<f32> {
             }
         }
         Some(b) => {
-            for (run, r) in g.chunks(b.inner).enumerate() {
-                acc[run % b.len] += r.iter().sum::<f32>();
-            }
+            let [sums] = channel_sums(&g, &g, b.len, b.inner, |_, v, _| [v]);
+            acc.iter_mut().zip(&sums).for_each(|(a, &s)| *a = s as f32);
         }
         None => for_each_broadcast(out, target, target, |o, t, _| acc[t] += g[o]),
     }
@@ -429,13 +428,12 @@ impl Tensor {
                     });
                     gx
                 });
-                let (mut gs, mut gt) = (vec![0.0f32; c], vec![0.0f32; c]);
-                if needs[1] || needs[2] {
-                    for (p, (g, x)) in g.chunks(inner).zip(x.chunks(inner)).enumerate() {
-                        gs[p % c] += g.iter().zip(x).map(|(&g, &x)| g * x).sum::<f32>();
-                        gt[p % c] += g.iter().sum::<f32>();
-                    }
-                }
+                let [gs, gt] = if needs[1] || needs[2] {
+                    channel_sums(g, &x, c, inner, |_, g, x| [g * x, g])
+                        .map(|s| s.iter().map(|&v| v as f32).collect())
+                } else {
+                    [vec![], vec![]]
+                };
                 Ok(vec![gx, needs[1].then_some(gs), needs[2].then_some(gt)])
             },
         ))
