@@ -5,16 +5,19 @@
 # it is the reference rate), runs splot's `workload` example and bench/torch_workloads.py
 # alternately, each as its own process under /usr/bin/time for its peak memory (max RSS),
 # each timing `reps` runs (default 10) after WARMUP warm-up runs (default 2) and reporting
-# the median. Progress lines go to stderr; the markdown table goes to stdout and to
+# the median; ROUNDS such pairs (default 3) per workload, of which the table keeps each
+# side's best. Progress lines go to stderr; the markdown table goes to stdout and to
 # bench/RESULTS.latest.md (copy it to bench/RESULTS.md to make it the committed baseline).
 # Environment: PYTHON (default: bench/.venv/bin/python, created and filled with torch and
-# torchvision from PyPI on first use), THREADS (default 2), WARMUP (default 2).
+# torchvision from PyPI on first use), THREADS (default 2), WARMUP (default 2), ROUNDS
+# (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${1:-10}
 FILTER=${2:-.}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
 if [ -z "${PYTHON:-}" ]; then
   PYTHON=bench/.venv/bin/python
   [ -x "$PYTHON" ] || python3 -m venv bench/.venv
@@ -45,8 +48,10 @@ measure() {
 
 names=$({ echo gemm_peak; "$SPLOT" --list | grep -v '^gemm_peak$' | grep -E -- "$FILTER" || true; })
 for name in $names; do
-  measure splot "$name" env SPLOT_NUM_THREADS="$THREADS" "$SPLOT"
-  measure torch "$name" "$PYTHON" bench/torch_workloads.py
+  for _ in $(seq "$ROUNDS"); do
+    measure splot "$name" env SPLOT_NUM_THREADS="$THREADS" "$SPLOT"
+    measure torch "$name" "$PYTHON" bench/torch_workloads.py
+  done
 done
 
 torch_version=$("$PYTHON" -c 'import torch; print(torch.__version__)')
@@ -58,15 +63,24 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: ${cpu:-unknown CPU}, $(nproc) cores; threads: $THREADS on each side"
   echo "- splot $commit; PyTorch $torch_version"
-  echo "- each figure: median of $REPS runs after $WARMUP warm-up runs, one process per side and workload, alternating"
-  echo "- command: \`bench/compare.sh $REPS '$FILTER'\`"
+  echo "- each figure: the best of $ROUNDS rounds, each the median of $REPS runs after $WARMUP warm-up runs in"
+  echo "  one process; the two sides alternate round by round (this machine's speed drifts by ±30 %)"
+  echo "- command: \`ROUNDS=$ROUNDS bench/compare.sh $REPS '$FILTER'\`"
   echo "- speed and memory ratios are torch / splot: above 1 means splot is faster / needs less memory"
   echo "- GFLOP/s: 2 per multiply-add, forward+backward and training steps count 3 forward passes;"
   echo "  of peak: splot's rate over the measured GEMM peak (the faster of the two \`gemm_peak\` rows)"
   echo "- peak MB: the process's max RSS (PyTorch's includes the interpreter and its libraries)"
   echo
   awk '
-    { order[NR] = $2; ms[$1, $2] = $3; gf[$1, $2] = $4; mb[$1, $2] = $5 }
+    # per side and workload: the fastest round (a failed round counts only if all fail),
+    # and the largest peak memory of any round
+    {
+      order[NR] = $2; k = $1 SUBSEP $2
+      if (!(k in ms) || (ms[k] == "fail" && $3 != "fail") || ($3 != "fail" && $3 + 0 < ms[k] + 0)) {
+        ms[k] = $3; gf[k] = $4
+      }
+      if (!(k in mb) || mb[k] == "fail" || ($5 != "fail" && $5 + 0 > mb[k] + 0)) mb[k] = $5
+    }
     $2 == "gemm_peak" && $4 != "fail" && $4 + 0 > peak { peak = $4 + 0 }
     function ratio(t, s) { return (t == "fail" || s == "fail" || s + 0 == 0) ? "-" : sprintf("%.2f", t / s) }
     END {
