@@ -671,8 +671,10 @@ fn direct_convolutions_equal_the_reference() {
     // vector with tails, 3×3 and 5×5 (their row tiles) and 2×4 (the general tile), groups
     // and depthwise, every padding mode, batches below and above the thread count.
     let mut rng = Rng::seed(13);
-    let cases: [DirectCase; 8] = [
+    let cases: [DirectCase; 9] = [
         (3, 1, 6, 1, [32, 32], [5, 5], Conv2dConfig::new()),
+        // depthwise rows of 30: one register tile of 48 lanes, the last 18 dropped
+        (2, 8, 8, 8, [9, 30], [3, 3], Conv2dConfig::new().padding(1).groups(8)),
         (5, 6, 16, 1, [14, 14], [5, 5], Conv2dConfig::new()),
         (1, 3, 5, 1, [9, 21], [3, 3], Conv2dConfig::new().padding(1)),
         (

@@ -383,7 +383,7 @@ fn copy_every_other(dst: &mut [f32], src: &[f32]) {
 /// `dst = src`, without a call to `memcpy` for the short rows of small layers (LeNet's are
 /// 10–28 values, where the call costs more than the copy).
 #[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
+pub(super) fn copy_short(dst: &mut [f32], src: &[f32]) {
     if dst.len() >= 64 {
         dst.copy_from_slice(src);
         return;

@@ -19,7 +19,7 @@
 //! The multiply-adds are fused (FMA) where the CPU has them, chosen at run time, so one
 //! binary runs on any x86-64.
 
-use super::conv::ConvGeometry;
+use super::conv::{copy_short, ConvGeometry};
 use super::scratch::Scratch;
 use rayon::prelude::*;
 
@@ -206,8 +206,9 @@ fn valid_image<M: MulAdd, const OB: usize, const NC: usize>(
                 }
                 x += NC * LANES;
             }
-            if NC > 1 && ow - x > LANES {
-                // more than a vector left: a whole tile, the lanes past the row dropped
+            if NC > 1 && 2 * (ow - x) > NC * LANES {
+                // more than half a tile left: a whole tile, the lanes past the row dropped
+                // (they read at most half a tile past it: within the slack)
                 let n = ow - x;
                 let acc = tile::<M, OB, NC>(v, xp, wb, y, x);
                 for (o, acc) in acc.iter().enumerate().take(real) {
@@ -259,7 +260,7 @@ fn valid_with<M: MulAdd>(
     out: &mut [f32],
 ) {
     match v.block() {
-        1 => valid_image::<M, 1, 4>(v, xp, wpk, bias, out),
+        1 => valid_image::<M, 1, 6>(v, xp, wpk, bias, out),
         6 => valid_image::<M, 6, 2>(v, xp, wpk, bias, out),
         _ => valid_image::<M, 4, 2>(v, xp, wpk, bias, out),
     }
@@ -436,7 +437,7 @@ impl PadMaps {
                         let srow = &src[r * g.w..][..g.w];
                         let (lo, hi) = self.interior;
                         let first = lo - g.pad_left.min(lo);
-                        dst[lo..hi].copy_from_slice(&srow[first..first + hi - lo]);
+                        copy_short(&mut dst[lo..hi], &srow[first..first + hi - lo]);
                         for px in (0..lo).chain(hi..wp) {
                             dst[px] = self.cols[px].map_or(0.0, |c| srow[c]);
                         }
@@ -543,7 +544,7 @@ pub fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
             for (o, plane) in src.chunks(l).enumerate() {
                 for (r, row) in plane.chunks(g.ow).enumerate() {
                     let at = (o * v.hp + r + g.kh - 1) * v.wp + g.kw - 1;
-                    gyp[at..at + g.ow].copy_from_slice(row);
+                    copy_short(&mut gyp[at..at + g.ow], row);
                 }
             }
             valid(&v, gyp, pk, None, gxp);
@@ -574,7 +575,7 @@ pub fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) 
                 let src = &gy[(i * g.oc + grp * ocg) * l..][..ocg * l];
                 for (o, plane) in src.chunks(l).enumerate() {
                     for (r, row) in plane.chunks(g.ow).enumerate() {
-                        gyw[(o * g.oh + r) * owp..][..g.ow].copy_from_slice(row);
+                        copy_short(&mut gyw[(o * g.oh + r) * owp..][..g.ow], row);
                     }
                 }
                 weight(
