@@ -448,19 +448,30 @@ impl PadMaps {
         xp[channels * hp * wp..][..SLACK].fill(0.0);
     }
 
-    /// `gx [channels, h, w] += fold(gxp)`: each padded pixel's gradient added to the pixel
-    /// it copies.
+    /// `gx [channels, h, w] = fold(gxp)`: each input pixel's gradient is that of the padded
+    /// pixel at its own place (copied row by row) plus those of the border pixels that copy
+    /// it (every padding mode but zeros).
     fn fold(&self, g: &ConvGeometry, gxp: &[f32], channels: usize, gx: &mut [f32]) {
         let (hp, wp, hw) = (self.rows.len(), self.cols.len(), g.h * g.w);
+        let (lo, hi) = self.interior;
+        // stride 1: the padded plane holds every input pixel, at (r + pad_top, c + lo)
+        debug_assert!(hi - lo == g.w && g.pad_top + g.h <= hp);
+        let band = g.pad_top..g.pad_top + g.h;
         for ch in 0..channels {
             let dst = &mut gx[ch * hw..][..hw];
+            let src = &gxp[ch * hp * wp..][..hp * wp];
+            for (r, drow) in dst.chunks_exact_mut(g.w).enumerate() {
+                copy_short(drow, &src[(r + g.pad_top) * wp + lo..][..g.w]);
+            }
             for (py, r) in self.rows.iter().enumerate() {
                 let Some(r) = r else { continue };
-                let src = &gxp[(ch * hp + py) * wp..][..wp];
+                let srow = &src[py * wp..][..wp];
                 let drow = &mut dst[r * g.w..][..g.w];
-                for (&s, c) in src.iter().zip(&self.cols) {
-                    if let Some(c) = c {
-                        drow[*c] += s;
+                // the columns copied above are skipped in the band's rows
+                let (a, b) = if band.contains(&py) { (lo, hi) } else { (0, 0) };
+                for px in (0..a).chain(b..wp) {
+                    if let Some(c) = self.cols[px] {
+                        drow[c] += srow[px];
                     }
                 }
             }
@@ -534,7 +545,6 @@ pub fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let maps = PadMaps::new(g);
     let (chw, hw, l) = (g.c * g.h * g.w, g.h * g.w, g.oh * g.ow);
     per_image(g.n, gx, chw, |i, gxi| {
-        gxi.fill(0.0);
         let mut bufs = Scratch::take(ocg * v.plane() + SLACK + cg * hp * wp);
         let (gyp, gxp) = bufs.split_at_mut(ocg * v.plane() + SLACK);
         for (grp, pk) in packs.iter().enumerate() {
