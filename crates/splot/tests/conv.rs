@@ -674,7 +674,15 @@ fn direct_convolutions_equal_the_reference() {
     let cases: [DirectCase; 9] = [
         (3, 1, 6, 1, [32, 32], [5, 5], Conv2dConfig::new()),
         // depthwise rows of 30: one register tile of 48 lanes, the last 18 dropped
-        (2, 8, 8, 8, [9, 30], [3, 3], Conv2dConfig::new().padding(1).groups(8)),
+        (
+            2,
+            8,
+            8,
+            8,
+            [9, 30],
+            [3, 3],
+            Conv2dConfig::new().padding(1).groups(8),
+        ),
         (5, 6, 16, 1, [14, 14], [5, 5], Conv2dConfig::new()),
         (1, 3, 5, 1, [9, 21], [3, 3], Conv2dConfig::new().padding(1)),
         (

@@ -367,6 +367,52 @@ fn weight_image_rows<M: MulAdd, const OB: usize, const KW: usize>(
     }
 }
 
+/// [`weight_image`] for one output channel per block (depthwise layers) and `KH × KW`
+/// kernels: all the taps' sums at once, so each output gradient vector feeds `KH·KW`
+/// independent multiply-add chains (one row of taps at a time leaves too few to hide
+/// their latency).
+#[inline(always)]
+fn weight_image_taps<M: MulAdd, const KH: usize, const KW: usize>(
+    v: &Valid,
+    xp: &[f32],
+    gyw: &[f32],
+    owp: usize,
+    gw: &mut [f32],
+) {
+    let oh = v.oh();
+    for o in 0..v.cout {
+        let g = &gyw[o * oh * owp..][..oh * owp];
+        for c in 0..v.cin {
+            let mut acc = [[[0.0f32; LANES]; KW]; KH];
+            // the last vectors read lie inside `xp` and `g`
+            assert!(((c * v.hp + oh - 1 + KH - 1) * v.wp + KW - 1 + owp <= xp.len()));
+            let (xb, gp) = (xp.as_ptr(), g.as_ptr());
+            for y in 0..oh {
+                // SAFETY: every offset below is at most the ones checked above.
+                unsafe {
+                    for x in (0..owp).step_by(LANES) {
+                        let gv = load(gp.add(y * owp + x));
+                        for (i, acc) in acc.iter_mut().enumerate() {
+                            let row = xb.add((c * v.hp + y + i) * v.wp + x);
+                            for (j, acc) in acc.iter_mut().enumerate() {
+                                let xv = load(row.add(j));
+                                for ((a, &g), &xv) in acc.iter_mut().zip(&gv).zip(&xv) {
+                                    *a = M::mul_add(g, xv, *a);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (i, acc) in acc.iter().enumerate() {
+                for (j, acc) in acc.iter().enumerate() {
+                    gw[((o * v.cin + c) * KH + i) * KW + j] += acc.iter().sum::<f32>();
+                }
+            }
+        }
+    }
+}
+
 fn weight(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if has_fma() {
@@ -386,6 +432,7 @@ unsafe fn weight_fma(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f
 #[inline(always)]
 fn weight_with<M: MulAdd>(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {
     match (v.block(), v.kw) {
+        (1, 3) if v.kh == 3 => weight_image_taps::<M, 3, 3>(v, xp, gyw, owp, gw),
         (1, 3) => weight_image_rows::<M, 1, 3>(v, xp, gyw, owp, gw),
         (1, 5) => weight_image_rows::<M, 1, 5>(v, xp, gyw, owp, gw),
         (_, 3) => weight_image_rows::<M, 2, 3>(v, xp, gyw, owp, gw),
