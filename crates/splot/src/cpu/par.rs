@@ -21,29 +21,57 @@ pub fn piece(n: usize, unit: usize) -> usize {
         * unit
 }
 
+/// Values per run of [`map`] and [`zip_map`].
+const RUN: usize = 1 << 12;
+
+/// A new vector of `len` values made of runs of `run` values (the last one may be
+/// shorter): `values(r)` yields run `r`, on the pool when `len` is large. The vector is
+/// never zeroed first: each run writes its values once (a run yielding too few panics).
+pub fn collect_runs<I: Iterator<Item = f32>>(
+    len: usize,
+    run: usize,
+    values: impl Fn(usize) -> I + Sync,
+) -> Vec<f32> {
+    let run = run.max(1);
+    let mut out = Vec::with_capacity(len);
+    let p = piece(len, run);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(p)
+        .enumerate()
+        .for_each(|(k, piece)| {
+            for (r, slots) in piece.chunks_mut(run).enumerate() {
+                let mut written = 0;
+                for (slot, v) in slots.iter_mut().zip(values(k * p / run + r)) {
+                    slot.write(v);
+                    written += 1;
+                }
+                assert_eq!(
+                    written,
+                    slots.len(),
+                    "collect_runs: a run yielded too few values"
+                );
+            }
+        });
+    // SAFETY: every one of the first `len` slots was written above (a short run panics,
+    // and then so does this function before it gets here).
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// `out[i] = f(x[i])`.
 pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
-    let p = piece(x.len(), 1);
-    out.par_chunks_mut(p)
-        .zip(x.par_chunks(p))
-        .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
-    out
+    collect_runs(x.len(), RUN, |r| {
+        x[r * RUN..].iter().take(RUN).map(|&x| f(x))
+    })
 }
 
 /// `out[i] = f(a[i], b[i])`.
 pub fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "zip_map lengths");
-    let mut out = vec![0.0f32; a.len()];
-    let p = piece(a.len(), 1);
-    out.par_chunks_mut(p)
-        .zip(a.par_chunks(p).zip(b.par_chunks(p)))
-        .for_each(|(o, (a, b))| {
-            o.iter_mut()
-                .zip(a.iter().zip(b))
-                .for_each(|(o, (&a, &b))| *o = f(a, b))
-        });
-    out
+    collect_runs(a.len(), RUN, |r| {
+        let (a, b) = (&a[r * RUN..], &b[r * RUN..]);
+        a.iter().zip(b).take(RUN).map(|(&a, &b)| f(a, b))
+    })
 }
 
 /// Runs `work(offset, chunk)` over pieces of `out` whose lengths are multiples of `unit`

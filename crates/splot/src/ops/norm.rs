@@ -13,10 +13,9 @@
 //! Both ops keep the input's shape; the running statistics of batch norm are buffers,
 //! updated in place in training mode and never given a gradient.
 
-use crate::cpu::par::channel_sums;
+use crate::cpu::par::{channel_sums, collect_runs};
 use crate::error::{Error, Result};
 use crate::tensor::{numel, Tensor};
-use rayon::prelude::*;
 use std::ops::Range;
 
 // ================================================================ batch normalisation
@@ -124,17 +123,11 @@ fn map_planes(
     f: impl Fn(usize, f32, f32) -> f32 + Sync,
 ) -> Vec<f32> {
     let inner = inner.max(1);
-    let mut out = vec![0.0f32; a.len()];
-    out.par_chunks_mut(inner)
-        .zip(a.par_chunks(inner).zip(b.par_chunks(inner)))
-        .enumerate()
-        .for_each(|(p, (o, (a, b)))| {
-            let ch = p % c;
-            o.iter_mut()
-                .zip(a.iter().zip(b))
-                .for_each(|(o, (&a, &b))| *o = f(ch, a, b));
-        });
-    out
+    let f = &f;
+    collect_runs(a.len(), inner, |p| {
+        let (a, b) = (&a[p * inner..][..inner], &b[p * inner..][..inner]);
+        a.iter().zip(b).map(move |(&a, &b)| f(p % c, a, b))
+    })
 }
 
 /// Per-channel mean and biased variance `Σ(x − μ)²/m` of `x [n, c, inner]`, in two passes
