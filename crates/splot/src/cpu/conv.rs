@@ -805,6 +805,19 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     }
                     continue;
                 }
+                if nb == 1 && !par && g.is_chunked() {
+                    // A large image on its thread: a chunk of output rows at a time, as in
+                    // the forward pass (the chunk's columns stay in L2 for the GEMM).
+                    for rows in row_chunks(g) {
+                        let lr = rows.len() * g.ow;
+                        im2col(g, &maps, xb, 1, grp, rows.clone(), col, false);
+                        let colt = MatRef::row_major(&col[..ckk * lr], ckk, lr).t();
+                        let gy0 = (b0 * g.oc + grp * ocg) * l + rows.start * g.ow;
+                        let gyc = MatRef::strided(&gy[gy0..], ocg, lr, l);
+                        sgemm_with(gyc, colt, gwg, true, false);
+                    }
+                    continue;
+                }
                 im2col(g, &maps, xb, nb, grp, 0..g.oh, col, par);
                 let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
                 let gym = if nb == 1 {
