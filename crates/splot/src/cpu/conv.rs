@@ -293,6 +293,7 @@ fn im2col(
     x: &[f32],
     nb: usize,
     grp: usize,
+    chans: Range<usize>,
     out_rows: Range<usize>,
     col: &mut [f32],
     parallel: bool,
@@ -368,15 +369,15 @@ fn im2col(
             }
         }
     };
-    let col = &mut col[..g.ckk() * nb * l];
+    let (col, r0) = (&mut col[..chans.len() * kk * nb * l], chans.start * kk);
     if parallel {
         col.par_chunks_mut(nb * l)
             .enumerate()
-            .for_each(|(r, row)| fill_row(r, row));
+            .for_each(|(r, row)| fill_row(r0 + r, row));
     } else {
         col.chunks_mut(nb * l)
             .enumerate()
-            .for_each(|(r, row)| fill_row(r, row));
+            .for_each(|(r, row)| fill_row(r0 + r, row));
     }
 }
 
@@ -587,7 +588,7 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, 0..g.oh, col, par);
+                im2col(g, &maps, xb, nb, grp, 0..cg, 0..g.oh, col, par);
                 let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
                 if nb == 1 {
                     sgemm_with(wg, colm, &mut yb[grp * ocg * l..][..ocg * l], false, par);
@@ -636,6 +637,7 @@ fn forward_chunks(
             &x[i * chw..],
             1,
             grp,
+            0..g.cg(),
             rows.clone(),
             &mut col,
             false,
@@ -810,7 +812,7 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     // the forward pass (the chunk's columns stay in L2 for the GEMM).
                     for rows in row_chunks(g) {
                         let lr = rows.len() * g.ow;
-                        im2col(g, &maps, xb, 1, grp, rows.clone(), col, false);
+                        im2col(g, &maps, xb, 1, grp, 0..cg, rows.clone(), col, false);
                         let colt = MatRef::row_major(&col[..ckk * lr], ckk, lr).t();
                         let gy0 = (b0 * g.oc + grp * ocg) * l + rows.start * g.ow;
                         let gyc = MatRef::strided(&gy[gy0..], ocg, lr, l);
@@ -818,7 +820,7 @@ pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f
                     }
                     continue;
                 }
-                im2col(g, &maps, xb, nb, grp, 0..g.oh, col, par);
+                im2col(g, &maps, xb, nb, grp, 0..cg, 0..g.oh, col, par);
                 let colt = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l).t();
                 let gym = if nb == 1 {
                     MatRef::row_major(&gy[(b0 * g.oc + grp * ocg) * l..][..ocg * l], ocg, l)

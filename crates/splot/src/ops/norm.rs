@@ -114,19 +114,17 @@ fn batch_norm_layout(
     Ok((n, c, inner))
 }
 
-/// `out[p-th plane] = f(channel of p, a plane, b plane)` over `[n, c, inner]`, on the pool.
-fn map_planes(
-    a: &[f32],
-    b: &[f32],
-    c: usize,
-    inner: usize,
-    f: impl Fn(usize, f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
+/// `out = k[0]·(a − m) + k[1]·b + k[2]` over `[n, c, inner]` planes, with `[m, k0, k1, k2]`
+/// = `coef[channel]`, on the pool: batch norm's forward and backward maps (the channel's
+/// numbers held in registers for its whole plane, so the loop vectorises).
+fn affine_planes(a: &[f32], b: &[f32], c: usize, inner: usize, coef: &[[f32; 4]]) -> Vec<f32> {
     let inner = inner.max(1);
-    let f = &f;
     collect_runs(a.len(), inner, |p| {
+        let [m, k0, k1, k2] = coef[p % c];
         let (a, b) = (&a[p * inner..][..inner], &b[p * inner..][..inner]);
-        a.iter().zip(b).map(move |(&a, &b)| f(p % c, a, b))
+        a.iter()
+            .zip(b)
+            .map(move |(&a, &b)| k0 * (a - m) + k1 * b + k2)
     })
 }
 
@@ -203,9 +201,10 @@ impl Tensor {
             .collect();
         let y = {
             let x = self.data();
-            map_planes(&x, &x, c, inner, |ch, v, _| {
-                (v - mu[ch]) * scale[ch] + shift[ch]
-            })
+            let coef: Vec<[f32; 4]> = (0..c)
+                .map(|ch| [mu[ch], scale[ch], 0.0, shift[ch]])
+                .collect();
+            affine_planes(&x, &x, c, inner, &coef)
         };
         if training {
             let m = (self.numel() / c) as f64;
@@ -266,9 +265,19 @@ impl Tensor {
                     // ∂loss/∂x = γ/σ · (g − mean(g) − x̂·mean(g·x̂)): the direct term g,
                     // the path through μ (−mean(g)) and the path through σ² (−x̂·mean(g·x̂));
                     // evaluation keeps only γ/σ · g
-                    map_planes(&x, g, c, inner, |ch, v, gv| {
-                        scale[ch] * (gv - mean_g[ch] - x_hat(v, ch) * mean_g_xhat[ch])
-                    })
+                    // as (x − μ)·k0 + g·k1 + k2
+                    let coef: Vec<[f32; 4]> = (0..c)
+                        .map(|ch| {
+                            let s = scale[ch];
+                            [
+                                mu[ch],
+                                -s * inv_std[ch] * mean_g_xhat[ch],
+                                s,
+                                -s * mean_g[ch],
+                            ]
+                        })
+                        .collect();
+                    affine_planes(&x, g, c, inner, &coef)
                 });
                 let mut grads = vec![gx];
                 grads.resize(n_parents, None);
