@@ -588,6 +588,23 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     }
                     continue;
                 }
+                if nb > 1 && !par {
+                    // Small images batched: the column matrix a block of input channels at a
+                    // time (in L2 for the GEMM's packing), the products summed in `tmp`.
+                    let kk = g.kh * g.kw;
+                    let per_block = (CHUNK_BUDGET / (kk * nb * l)).max(MIN_ROWS.div_ceil(kk));
+                    for c0 in (0..cg).step_by(per_block) {
+                        let chans = c0..(c0 + per_block).min(cg);
+                        let rows = chans.len() * kk;
+                        im2col(g, &maps, xb, nb, grp, chans, 0..g.oh, col, false);
+                        let w_rows =
+                            MatRef::strided(&w[grp * ocg * ckk + c0 * kk..], ocg, rows, ckk);
+                        let colm = MatRef::row_major(&col[..rows * nb * l], rows, nb * l);
+                        sgemm_with(w_rows, colm, &mut tmp[..ocg * nb * l], c0 > 0, false);
+                    }
+                    scatter_rows(tmp, yb, nb, g.oc, grp * ocg, ocg, l);
+                    continue;
+                }
                 im2col(g, &maps, xb, nb, grp, 0..cg, 0..g.oh, col, par);
                 let colm = MatRef::row_major(&col[..ckk * nb * l], ckk, nb * l);
                 if nb == 1 {
