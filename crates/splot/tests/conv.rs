@@ -395,20 +395,44 @@ proptest! {
         let b = v.get(2).map(|b| b.to_vec());
         let g = conv2d_geometry(v[0].shape(), v[1].shape(), None, &case.cfg()).unwrap();
         let ylen = g.n * g.oc * g.oh * g.ow;
-        let (mut fast, mut slow) = (vec![0.0; ylen], vec![0.0; ylen]);
-        kernels::conv_forward(&g, &x, &w, b.as_deref(), &mut fast);
-        kernels::conv_forward_reference(&g, &x, &w, b.as_deref(), &mut slow);
-        assert_close("forward", &fast, &slow, 1e-4, 1e-4).map_err(TestCaseError::fail)?;
         let gy = Tensor::randn(&[ylen], 0.0, 1.0, &mut Rng::seed(seed ^ 7)).to_vec();
-        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
-        kernels::conv_backward_input(&g, &gy, &w, &mut fast);
-        kernels::conv_backward_input_reference(&g, &gy, &w, &mut slow);
-        assert_close("backward input", &fast, &slow, 1e-4, 1e-4).map_err(TestCaseError::fail)?;
-        let (mut fast, mut slow) = (vec![1.0; w.len()], vec![2.0; w.len()]);
-        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
-        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
-        assert_close("backward weight", &fast, &slow, 1e-4, 1e-4).map_err(TestCaseError::fail)?;
+        kernels_match_reference(&g, &x, &w, b.as_deref(), &gy, "", 1e-4)
+            .map_err(TestCaseError::fail)?;
     }
+}
+
+/// The fast kernels against the reference ones on `g`, all three passes: each output starts
+/// filled with values the kernels must overwrite; the weight gradient within `weight_atol`
+/// (a sum over every pixel), the others within 1e-4.
+#[allow(clippy::too_many_arguments)]
+fn kernels_match_reference(
+    g: &kernels::ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    gy: &[f32],
+    what: &str,
+    weight_atol: f32,
+) -> Result<(), String> {
+    let ny = g.n * g.oc * g.oh * g.ow;
+    let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
+    kernels::conv_forward(g, x, w, b, &mut fast);
+    kernels::conv_forward_reference(g, x, w, b, &mut slow);
+    assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4)?;
+    let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
+    kernels::conv_backward_input(g, gy, w, &mut fast);
+    kernels::conv_backward_input_reference(g, gy, w, &mut slow);
+    assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4)?;
+    let (mut fast, mut slow) = (vec![1.0; w.len()], vec![2.0; w.len()]);
+    kernels::conv_backward_weight(g, x, gy, &mut fast);
+    kernels::conv_backward_weight_reference(g, x, gy, &mut slow);
+    assert_close(
+        &format!("backward weight {what}"),
+        &fast,
+        &slow,
+        weight_atol,
+        1e-4,
+    )
 }
 
 /// A transposed-convolution problem that is legal by construction.
@@ -637,19 +661,8 @@ fn whole_image_convolutions_equal_the_reference() {
         let g = conv2d_geometry(&[n, c, h, w], &[oc, c / groups, h, w], None, &cfg).unwrap();
         assert_eq!((g.oh, g.ow), (1, 1));
         let what = format!("{n}×{c}×{h}×{w} → {oc}, groups {groups}");
-        let (mut fast, mut slow) = (vec![0.0; n * oc], vec![0.0; n * oc]);
-        kernels::conv_forward(&g, &x, &wt, Some(&b), &mut fast);
-        kernels::conv_forward_reference(&g, &x, &wt, Some(&b), &mut slow);
-        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
         let gy = Tensor::randn(&[n * oc], 0.0, 1.0, &mut rng).to_vec();
-        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
-        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
-        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
-        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
-        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
-        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
-        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
+        kernels_match_reference(&g, &x, &wt, Some(&b), &gy, &what, 1e-4).unwrap();
     }
 }
 
@@ -746,20 +759,8 @@ fn direct_convolutions_equal_the_reference() {
         let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
         let b = Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec();
         let what = format!("{xs:?} * {ws:?} {cfg:?}");
-        let ny = n * oc * g.oh * g.ow;
-        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
-        kernels::conv_forward(&g, &x, &wt, Some(&b), &mut fast);
-        kernels::conv_forward_reference(&g, &x, &wt, Some(&b), &mut slow);
-        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
-        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
-        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
-        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
-        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
-        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
-        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
-        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
+        kernels_match_reference(&g, &x, &wt, Some(&b), &gy, &what, 1e-3).unwrap();
     }
 }
 
@@ -833,20 +834,8 @@ fn chunked_convolutions_equal_the_reference() {
         let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
         let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec());
         let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
-        let ny = n * oc * g.oh * g.ow;
-        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
-        kernels::conv_forward(&g, &x, &wt, b.as_deref(), &mut fast);
-        kernels::conv_forward_reference(&g, &x, &wt, b.as_deref(), &mut slow);
-        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
-        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
-        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
-        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
-        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
-        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
-        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
-        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
+        kernels_match_reference(&g, &x, &wt, b.as_deref(), &gy, &what, 1e-3).unwrap();
     }
 }
 
@@ -866,20 +855,8 @@ fn batched_small_images_equal_the_reference() {
         assert!(!g.is_direct() && !g.is_chunked());
         let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
         let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
-        let ny = n * oc * g.oh * g.ow;
-        let gy = Tensor::randn(&[ny], 0.0, 1.0, &mut rng).to_vec();
+        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
         let what = format!("{xs:?} * {ws:?} groups {groups}");
-        let (mut fast, mut slow) = (vec![7.0; ny], vec![0.0; ny]);
-        kernels::conv_forward(&g, &x, &wt, None, &mut fast);
-        kernels::conv_forward_reference(&g, &x, &wt, None, &mut slow);
-        assert_close(&format!("forward {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let (mut fast, mut slow) = (vec![1.0; x.len()], vec![2.0; x.len()]);
-        kernels::conv_backward_input(&g, &gy, &wt, &mut fast);
-        kernels::conv_backward_input_reference(&g, &gy, &wt, &mut slow);
-        assert_close(&format!("backward input {what}"), &fast, &slow, 1e-4, 1e-4).unwrap();
-        let (mut fast, mut slow) = (vec![1.0; wt.len()], vec![2.0; wt.len()]);
-        kernels::conv_backward_weight(&g, &x, &gy, &mut fast);
-        kernels::conv_backward_weight_reference(&g, &x, &gy, &mut slow);
-        assert_close(&format!("backward weight {what}"), &fast, &slow, 1e-3, 1e-4).unwrap();
+        kernels_match_reference(&g, &x, &wt, None, &gy, &what, 1e-3).unwrap();
     }
 }
