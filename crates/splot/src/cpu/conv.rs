@@ -255,6 +255,14 @@ fn row_chunks(g: &ConvGeometry) -> impl Iterator<Item = Range<usize>> {
     (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
 }
 
+/// Input channels per block of a batch of `nb` small images, whose column matrix goes a
+/// block of channels at a time: the block's rows within the chunk budget, but at least
+/// [`MIN_ROWS`] of them.
+fn channels_per_block(g: &ConvGeometry, nb: usize) -> usize {
+    let kk = g.kh * g.kw;
+    (CHUNK_BUDGET / (kk * nb * g.l()).max(1)).max(MIN_ROWS.div_ceil(kk))
+}
+
 fn images_per_block(g: &ConvGeometry, images: usize) -> usize {
     let by_budget = COL_BUDGET / (g.ckk() * g.l()).max(1);
     let by_width = MIN_COLUMNS.div_ceil(g.l().max(1));
@@ -592,7 +600,7 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
                     // Small images batched: the column matrix a block of input channels at a
                     // time (in L2 for the GEMM's packing), the products summed in `tmp`.
                     let kk = g.kh * g.kw;
-                    let per_block = (CHUNK_BUDGET / (kk * nb * l)).max(MIN_ROWS.div_ceil(kk));
+                    let per_block = channels_per_block(g, nb);
                     for c0 in (0..cg).step_by(per_block) {
                         let chans = c0..(c0 + per_block).min(cg);
                         let rows = chans.len() * kk;
@@ -763,7 +771,7 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
                 let per_block = if par || nb == 1 {
                     cg
                 } else {
-                    (CHUNK_BUDGET / (kk * nb * l)).max(MIN_ROWS.div_ceil(kk))
+                    channels_per_block(g, nb)
                 };
                 for c0 in (0..cg).step_by(per_block) {
                     let chans = c0..(c0 + per_block).min(cg);
