@@ -118,11 +118,7 @@ pub fn for_pieces(out: &mut [f32], unit: usize, work: impl Fn(usize, &mut [f32])
 /// The `N` sums `Σ f(a[i], b[i])[k]` in eight f32 lanes each (so the loop vectorises),
 /// added up in f64: `N` sums for one pass over the data.
 #[inline]
-pub fn lane_sums<const N: usize>(
-    a: &[f32],
-    b: &[f32],
-    f: impl Fn(f32, f32) -> [f32; N],
-) -> [f64; N] {
+fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f64; N] {
     let mut acc = [[0.0f32; 8]; N];
     let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
     for (xa, xb) in (&mut ca).zip(&mut cb) {
