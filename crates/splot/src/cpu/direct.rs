@@ -316,41 +316,47 @@ fn weight_image<M: MulAdd, const OB: usize>(
     }
 }
 
-/// [`weight_image`] for kernels `KW` wide: a tile holds `OB × KW` sums, so each output
-/// gradient vector it loads feeds a whole row of taps (`OB + KW` loads per `OB·KW`
-/// multiply-adds, against `OB + 1` per `OB`).
+/// [`weight_image`] for kernels `KW` wide, `KH` rows of taps at a time (`KH` divides the
+/// kernel's height): a tile holds `OB × KH × KW` sums, so each output gradient vector it
+/// loads feeds `KH` whole rows of taps (`OB + KH·KW` loads per `OB·KH·KW` multiply-adds,
+/// against `OB + 1` per `OB`). Depthwise 3×3 layers (`OB = 1`) take all nine taps at once:
+/// one row of three leaves too few independent chains to hide the multiply-adds' latency.
 #[inline(always)]
-fn weight_image_rows<M: MulAdd, const OB: usize, const KW: usize>(
+fn weight_image_rows<M: MulAdd, const OB: usize, const KH: usize, const KW: usize>(
     v: &Valid,
     xp: &[f32],
     gyw: &[f32],
     owp: usize,
     gw: &mut [f32],
 ) {
+    debug_assert!(v.kh % KH == 0 && v.kw == KW);
     let oh = v.oh();
     let kk = v.kh * KW;
     for b in 0..v.cout.div_ceil(OB) {
         let real = OB.min(v.cout - b * OB);
         let gb = &gyw[b * OB * oh * owp..][..OB * oh * owp];
         for c in 0..v.cin {
-            for i in 0..v.kh {
-                let mut acc = [[[0.0f32; LANES]; KW]; OB];
+            for i0 in (0..v.kh).step_by(KH) {
+                let mut acc = [[[[0.0f32; LANES]; KW]; KH]; OB];
                 // the last vectors read lie inside `xp` and `gb`
-                assert!(((c * v.hp + oh - 1 + i) * v.wp + KW - 1 + owp <= xp.len()));
+                assert!(((c * v.hp + oh - 1 + i0 + KH - 1) * v.wp + KW - 1 + owp <= xp.len()));
                 let (xb, gbp) = (xp.as_ptr(), gb.as_ptr());
                 for y in 0..oh {
                     // SAFETY: every offset below is at most the ones checked above.
                     unsafe {
-                        let row = xb.add((c * v.hp + y + i) * v.wp);
                         let grow = gbp.add(y * owp);
                         for x in (0..owp).step_by(LANES) {
                             let gv: [V; OB] =
                                 std::array::from_fn(|o| load(grow.add(o * oh * owp + x)));
-                            for j in 0..KW {
-                                let xv = load(row.add(x + j));
-                                for (acc, gv) in acc.iter_mut().zip(&gv) {
-                                    for ((a, &g), &xv) in acc[j].iter_mut().zip(gv).zip(&xv) {
-                                        *a = M::mul_add(g, xv, *a);
+                            for i in 0..KH {
+                                let row = xb.add((c * v.hp + y + i0 + i) * v.wp);
+                                for j in 0..KW {
+                                    let xv = load(row.add(x + j));
+                                    for (acc, gv) in acc.iter_mut().zip(&gv) {
+                                        for ((a, &g), &xv) in acc[i][j].iter_mut().zip(gv).zip(&xv)
+                                        {
+                                            *a = M::mul_add(g, xv, *a);
+                                        }
                                     }
                                 }
                             }
@@ -358,55 +364,12 @@ fn weight_image_rows<M: MulAdd, const OB: usize, const KW: usize>(
                     }
                 }
                 for (o, acc) in acc.iter().enumerate().take(real) {
-                    for (j, acc) in acc.iter().enumerate() {
-                        gw[((b * OB + o) * v.cin + c) * kk + i * KW + j] += acc.iter().sum::<f32>();
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// [`weight_image`] for one output channel per block (depthwise layers) and `KH × KW`
-/// kernels: all the taps' sums at once, so each output gradient vector feeds `KH·KW`
-/// independent multiply-add chains (one row of taps at a time leaves too few to hide
-/// their latency).
-#[inline(always)]
-fn weight_image_taps<M: MulAdd, const KH: usize, const KW: usize>(
-    v: &Valid,
-    xp: &[f32],
-    gyw: &[f32],
-    owp: usize,
-    gw: &mut [f32],
-) {
-    let oh = v.oh();
-    for o in 0..v.cout {
-        let g = &gyw[o * oh * owp..][..oh * owp];
-        for c in 0..v.cin {
-            let mut acc = [[[0.0f32; LANES]; KW]; KH];
-            // the last vectors read lie inside `xp` and `g`
-            assert!(((c * v.hp + oh - 1 + KH - 1) * v.wp + KW - 1 + owp <= xp.len()));
-            let (xb, gp) = (xp.as_ptr(), g.as_ptr());
-            for y in 0..oh {
-                // SAFETY: every offset below is at most the ones checked above.
-                unsafe {
-                    for x in (0..owp).step_by(LANES) {
-                        let gv = load(gp.add(y * owp + x));
-                        for (i, acc) in acc.iter_mut().enumerate() {
-                            let row = xb.add((c * v.hp + y + i) * v.wp + x);
-                            for (j, acc) in acc.iter_mut().enumerate() {
-                                let xv = load(row.add(j));
-                                for ((a, &g), &xv) in acc.iter_mut().zip(&gv).zip(&xv) {
-                                    *a = M::mul_add(g, xv, *a);
-                                }
-                            }
+                    for (i, acc) in acc.iter().enumerate() {
+                        for (j, acc) in acc.iter().enumerate() {
+                            gw[((b * OB + o) * v.cin + c) * kk + (i0 + i) * KW + j] +=
+                                acc.iter().sum::<f32>();
                         }
                     }
-                }
-            }
-            for (i, acc) in acc.iter().enumerate() {
-                for (j, acc) in acc.iter().enumerate() {
-                    gw[((o * v.cin + c) * KH + i) * KW + j] += acc.iter().sum::<f32>();
                 }
             }
         }
@@ -432,11 +395,11 @@ unsafe fn weight_fma(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f
 #[inline(always)]
 fn weight_with<M: MulAdd>(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {
     match (v.block(), v.kw) {
-        (1, 3) if v.kh == 3 => weight_image_taps::<M, 3, 3>(v, xp, gyw, owp, gw),
-        (1, 3) => weight_image_rows::<M, 1, 3>(v, xp, gyw, owp, gw),
-        (1, 5) => weight_image_rows::<M, 1, 5>(v, xp, gyw, owp, gw),
-        (_, 3) => weight_image_rows::<M, 2, 3>(v, xp, gyw, owp, gw),
-        (_, 5) => weight_image_rows::<M, 2, 5>(v, xp, gyw, owp, gw),
+        (1, 3) if v.kh == 3 => weight_image_rows::<M, 1, 3, 3>(v, xp, gyw, owp, gw),
+        (1, 3) => weight_image_rows::<M, 1, 1, 3>(v, xp, gyw, owp, gw),
+        (1, 5) => weight_image_rows::<M, 1, 1, 5>(v, xp, gyw, owp, gw),
+        (_, 3) => weight_image_rows::<M, 2, 1, 3>(v, xp, gyw, owp, gw),
+        (_, 5) => weight_image_rows::<M, 2, 1, 5>(v, xp, gyw, owp, gw),
         (1, _) => weight_image::<M, 1>(v, xp, gyw, owp, gw),
         (6, _) => weight_image::<M, 6>(v, xp, gyw, owp, gw),
         _ => weight_image::<M, 4>(v, xp, gyw, owp, gw),
