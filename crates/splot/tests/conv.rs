@@ -860,3 +860,76 @@ fn batched_small_images_equal_the_reference() {
         kernels_match_reference(&g, &x, &wt, None, &gy, &what, 1e-3).unwrap();
     }
 }
+
+#[test]
+fn winograd_convolutions_equal_the_reference() {
+    // 3×3 stride-1 layers with many channels go through Winograd F(2×2, 3×3): odd and even
+    // output sizes (a last tile half outside), one image and several, every padding mode,
+    // more padding than one and none, uneven sides, with and without bias.
+    let mut rng = Rng::seed(16);
+    let cases: [DirectCase; 5] = [
+        (
+            2,
+            128,
+            130,
+            1,
+            [7, 9],
+            [3, 3],
+            Conv2dConfig::new().padding(1),
+        ),
+        (
+            1,
+            130,
+            128,
+            1,
+            [6, 5],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(1)
+                .padding_mode(PaddingMode::Replicate),
+        ),
+        (
+            3,
+            128,
+            128,
+            1,
+            [5, 4],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding(2)
+                .padding_mode(PaddingMode::Symmetric),
+        ),
+        (
+            2,
+            129,
+            128,
+            1,
+            [8, 7],
+            [3, 3],
+            Conv2dConfig::new().padding_mode(PaddingMode::Circular),
+        ),
+        (
+            1,
+            128,
+            131,
+            1,
+            [6, 6],
+            [3, 3],
+            Conv2dConfig::new()
+                .padding_sides(Padding2d::sides(0, 2, 1, 1))
+                .padding_mode(PaddingMode::Reflect),
+        ),
+    ];
+    for (k, (n, c, oc, groups, [h, w], [kh, kw], cfg)) in cases.into_iter().enumerate() {
+        let xs = [n, c, h, w];
+        let ws = [oc, c / groups, kh, kw];
+        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
+        assert!(g.is_winograd(), "{xs:?} {ws:?} should run as Winograd");
+        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
+        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
+        let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec());
+        let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
+        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
+        kernels_match_reference(&g, &x, &wt, b.as_deref(), &gy, &what, 1e-3).unwrap();
+    }
+}

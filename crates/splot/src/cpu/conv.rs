@@ -141,6 +141,12 @@ impl ConvGeometry {
         super::direct::applies(self) && !self.is_whole_image()
     }
 
+    /// Whether the kernels run it as Winograd F(2×2, 3×3) ([`super::winograd`]): 3×3,
+    /// stride 1, many channels.
+    pub fn is_winograd(&self) -> bool {
+        !self.is_direct() && super::winograd::applies(self)
+    }
+
     /// Whether an image's column matrix is too large for the cache (and its output wide
     /// enough for a GEMM on its own): the forward pass then goes a chunk of output rows at
     /// a time ([`row_chunks`]).
@@ -148,6 +154,7 @@ impl ConvGeometry {
         !self.is_pointwise()
             && !self.is_whole_image()
             && !self.is_direct()
+            && !self.is_winograd()
             && self.l() >= MIN_COLUMNS
             && self.ckk() * self.l() > COL_BUDGET
     }
@@ -556,6 +563,9 @@ pub fn conv_forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>
     if g.is_direct() {
         return super::direct::forward(g, x, w, bias, y);
     }
+    if g.is_winograd() {
+        return super::winograd::forward(g, x, w, bias, y);
+    }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);
@@ -715,6 +725,9 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
     if g.is_direct() {
         return super::direct::backward_input(g, gy, w, gx);
     }
+    if g.is_winograd() {
+        return super::winograd::backward_input(g, gy, w, gx);
+    }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;
     let maps = Maps::new(g);
@@ -791,6 +804,9 @@ pub fn conv_backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f3
 pub fn conv_backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
     if g.is_direct() {
         return super::direct::backward_weight(g, x, gy, gw);
+    }
+    if g.is_winograd() {
+        return super::winograd::backward_weight(g, x, gy, gw);
     }
     let (l, ckk, ocg, cg, chw) = (g.l(), g.ckk(), g.ocg(), g.cg(), g.c * g.h * g.w);
     let hw = g.h * g.w;

@@ -6,6 +6,7 @@ pub mod gemm;
 pub mod math;
 pub(crate) mod par;
 pub(crate) mod scratch;
+mod winograd;
 
 /// Sets the number of threads of splot's (rayon's global) pool. Call it once, before the
 /// first parallel op; `None` reads `SPLOT_NUM_THREADS`, else uses every core. Returns the

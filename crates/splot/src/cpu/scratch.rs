@@ -1,12 +1,14 @@
-//! Per-thread scratch buffers for kernels (column matrices, regrouped rows): allocated and
-//! zeroed once per thread, then reused, so a convolution neither allocates nor clears its
-//! work buffers on every call. Each thread keeps its largest buffer for its lifetime.
+//! Per-thread scratch buffers for kernels (column matrices, regrouped rows, transforms):
+//! allocated and zeroed once per thread, then reused, so a convolution neither allocates
+//! nor clears its work buffers on every call. Each thread keeps as many buffers as it has
+//! held at once (a kernel's buffer and those of the tasks it runs inside it), each the
+//! largest it has needed.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 
 thread_local! {
-    static STORE: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static STORE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A work buffer of `len` values borrowed from the calling thread's store and given back
@@ -17,10 +19,17 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// Borrows `len` values (a buffer taken while another is borrowed on the same thread is
-    /// a fresh one; the larger is kept when both come back).
+    /// Borrows `len` values: the smallest stored buffer that holds them, else the largest,
+    /// grown (a fresh one when the store is empty).
     pub(crate) fn take(len: usize) -> Self {
-        let mut buf = STORE.with(Cell::take);
+        let mut buf = STORE.with(|s| {
+            let mut s = s.borrow_mut();
+            let fits = (0..s.len())
+                .filter(|&i| s[i].len() >= len)
+                .min_by_key(|&i| s[i].len());
+            let pick = fits.or_else(|| (0..s.len()).max_by_key(|&i| s[i].len()));
+            pick.map(|i| s.swap_remove(i)).unwrap_or_default()
+        });
         if buf.len() < len {
             buf.resize(len, 0.0);
         }
@@ -44,9 +53,7 @@ impl DerefMut for Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
-        STORE.with(|s| {
-            let kept = s.take();
-            s.set(if kept.len() > buf.len() { kept } else { buf });
-        });
+        // A thread that is being torn down has no store left to keep it in.
+        let _ = STORE.try_with(|s| s.borrow_mut().push(buf));
     }
 }
