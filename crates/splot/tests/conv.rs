@@ -873,7 +873,7 @@ fn winograd_convolutions_equal_the_reference() {
             128,
             130,
             1,
-            [7, 9],
+            [13, 15],
             [3, 3],
             Conv2dConfig::new().padding(1),
         ),
@@ -882,7 +882,7 @@ fn winograd_convolutions_equal_the_reference() {
             130,
             128,
             1,
-            [6, 5],
+            [16, 13],
             [3, 3],
             Conv2dConfig::new()
                 .padding(1)
@@ -893,7 +893,7 @@ fn winograd_convolutions_equal_the_reference() {
             128,
             128,
             1,
-            [5, 4],
+            [9, 8],
             [3, 3],
             Conv2dConfig::new()
                 .padding(2)
@@ -904,7 +904,7 @@ fn winograd_convolutions_equal_the_reference() {
             129,
             128,
             1,
-            [8, 7],
+            [13, 12],
             [3, 3],
             Conv2dConfig::new().padding_mode(PaddingMode::Circular),
         ),
@@ -913,7 +913,7 @@ fn winograd_convolutions_equal_the_reference() {
             128,
             131,
             1,
-            [6, 6],
+            [15, 14],
             [3, 3],
             Conv2dConfig::new()
                 .padding_sides(Padding2d::sides(0, 2, 1, 1))

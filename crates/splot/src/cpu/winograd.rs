@@ -77,8 +77,14 @@ const MIN_CHANNELS: usize = 128;
 
 const OUTSIDE: usize = usize::MAX;
 
-/// Whether a convolution runs here: 3×3, stride 1, no dilation, one group, and at least
-/// [`MIN_CHANNELS`] channels in and out.
+/// Multiply-adds per filter (pair of input and output channels) that Winograd must save
+/// over im2col + GEMM (`9·n·oh·ow` against `16·T`) to pay for transforming the weights.
+/// Measured: 512 channels at 7×7 break even at 4 images (740 saved) and lose at 2; 256
+/// channels at 14×14 win at 1 image (980 saved).
+const MIN_SAVING: usize = 900;
+
+/// Whether a convolution runs here: 3×3, stride 1, no dilation, one group, at least
+/// [`MIN_CHANNELS`] channels in and out, and images enough to save [`MIN_SAVING`].
 pub(super) fn applies(g: &ConvGeometry) -> bool {
     g.kh == 3
         && g.kw == 3
@@ -89,6 +95,7 @@ pub(super) fn applies(g: &ConvGeometry) -> bool {
         && g.groups == 1
         && g.c >= MIN_CHANNELS
         && g.oc >= MIN_CHANNELS
+        && 9 * g.n * g.oh * g.ow >= 16 * g.n * g.oh.div_ceil(2) * g.ow.div_ceil(2) + MIN_SAVING
 }
 
 /// The tiling of one layer.
