@@ -557,13 +557,119 @@ fn transform_channels(
         .for_each_init(|| vec![0.0; work], |work, (ch, out)| f(ch, out, work));
 }
 
+/// Values of a pass's transformed activations (`16·c·T`) above which its images go a
+/// group at a time (one image at least), so that large images (VGG's 224×224 layers)
+/// do not need transforms many times their size: 16 MiB.
+const GROUP_BUDGET: usize = 1 << 22;
+
+/// The image groups of a pass whose widest transform has `chans` channels, each with its
+/// geometry.
+fn image_groups(
+    g: &ConvGeometry,
+    chans: usize,
+    budget: usize,
+) -> Vec<(Range<usize>, ConvGeometry)> {
+    let per_image = XI * chans * g.oh.div_ceil(2) * g.ow.div_ceil(2);
+    let per_group = (budget / per_image.max(1)).clamp(1, g.n.max(1));
+    (0..g.n)
+        .step_by(per_group)
+        .map(|i| {
+            let images = i..(i + per_group).min(g.n);
+            let sub = ConvGeometry {
+                n: images.len(),
+                ..g.clone()
+            };
+            (images, sub)
+        })
+        .collect()
+}
+
+/// Forward pass: `y [n, oc, oh, ow]` (overwritten).
+pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    forward_in_groups(g, x, w, bias, y, GROUP_BUDGET)
+}
+
+fn forward_in_groups(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    budget: usize,
+) {
+    let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
+    for (images, sub) in image_groups(g, g.c.max(g.oc), budget) {
+        let (x, y) = (
+            &x[images.start * chw..][..sub.n * chw],
+            &mut y[images.start * ol..][..sub.n * ol],
+        );
+        forward_group(&sub, x, w, bias, y);
+    }
+}
+
+/// Backward to the input: `gx [n, c, h, w]` (overwritten).
+pub(super) fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+    backward_input_in_groups(g, gy, w, gx, GROUP_BUDGET)
+}
+
+fn backward_input_in_groups(
+    g: &ConvGeometry,
+    gy: &[f32],
+    w: &[f32],
+    gx: &mut [f32],
+    budget: usize,
+) {
+    let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
+    for (images, sub) in image_groups(g, g.c.max(g.oc), budget) {
+        let (gy, gx) = (
+            &gy[images.start * ol..][..sub.n * ol],
+            &mut gx[images.start * chw..][..sub.n * chw],
+        );
+        backward_input_group(&sub, gy, w, gx);
+    }
+}
+
+/// Backward to the weight: `gw [oc, c, 3, 3]` (overwritten), the groups' gradients summed
+/// in order.
+pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
+    backward_weight_in_groups(g, x, gy, gw, GROUP_BUDGET)
+}
+
+fn backward_weight_in_groups(
+    g: &ConvGeometry,
+    x: &[f32],
+    gy: &[f32],
+    gw: &mut [f32],
+    budget: usize,
+) {
+    let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
+    let groups = image_groups(g, g.c + g.oc, budget);
+    let mut part = if groups.len() > 1 {
+        vec![0.0; gw.len()]
+    } else {
+        Vec::new()
+    };
+    for (k, (images, sub)) in groups.iter().enumerate() {
+        let (x, gy) = (
+            &x[images.start * chw..][..sub.n * chw],
+            &gy[images.start * ol..][..sub.n * ol],
+        );
+        if k == 0 {
+            backward_weight_group(sub, x, gy, gw);
+        } else {
+            backward_weight_group(sub, x, gy, &mut part);
+            gw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
+        }
+    }
+}
+
 /// Work values of a task that fills a padded plane and 32 runs of tiles.
 fn plane_work(tl: &Tiles) -> usize {
     tl.rows * tl.cols + 2 * XI * tl.t
 }
 
-/// Forward pass: `y [n, oc, oh, ow]` (overwritten).
-pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+/// Forward pass of one group of images.
+fn forward_group(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let tl = Tiles::new(g);
     let (t, c) = (tl.t, g.c);
     let mut v = Scratch::take(c * span(t));
@@ -590,8 +696,8 @@ pub(super) fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32
         });
 }
 
-/// Backward to the input: `gx [n, c, h, w]` (overwritten).
-pub(super) fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+/// Backward to the input of one group of images.
+fn backward_input_group(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let tl = Tiles::new(g);
     let (t, oc) = (tl.t, g.oc);
     let mut dm = Scratch::take(oc * span(t));
@@ -622,8 +728,8 @@ pub(super) fn backward_input(g: &ConvGeometry, gy: &[f32], w: &[f32], gx: &mut [
         });
 }
 
-/// Backward to the weight: `gw [oc, c, 3, 3]` (overwritten).
-pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
+/// Backward to the weight of one group of images.
+fn backward_weight_group(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut [f32]) {
     let tl = Tiles::new(g);
     let (t, c, oc) = (tl.t, g.c, g.oc);
     let mut acts = Scratch::take((c + oc) * span(t));
@@ -650,4 +756,59 @@ pub(super) fn backward_weight(g: &ConvGeometry, x: &[f32], gy: &[f32], gw: &mut 
             );
             weight_back_transform(g, du, ob, gw, rest);
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_groups_give_the_whole_batch_result() {
+        // One image per group (the smallest budget) against the whole batch at once.
+        let g = ConvGeometry {
+            n: 3,
+            c: 128,
+            h: 6,
+            w: 5,
+            oc: 128,
+            oh: 6,
+            ow: 5,
+            kh: 3,
+            kw: 3,
+            stride_h: 1,
+            stride_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            groups: 1,
+            mode: crate::ops::padding::PaddingMode::Zeros,
+        };
+        assert_eq!(image_groups(&g, 128, 1).len(), 3);
+        let wave = |len: usize, k: f32| {
+            (0..len)
+                .map(|i| ((i as f32) * k).sin())
+                .collect::<Vec<f32>>()
+        };
+        let (x, w, b) = (
+            wave(3 * 128 * 30, 0.37),
+            wave(128 * 128 * 9, 0.11),
+            wave(128, 0.5),
+        );
+        let gy = wave(3 * 128 * 30, 0.23);
+        let (mut y1, mut y2) = (vec![0.0; gy.len()], vec![1.0; gy.len()]);
+        forward_in_groups(&g, &x, &w, Some(&b), &mut y1, usize::MAX);
+        forward_in_groups(&g, &x, &w, Some(&b), &mut y2, 1);
+        assert_eq!(y1, y2);
+        let (mut gx1, mut gx2) = (vec![0.0; x.len()], vec![1.0; x.len()]);
+        backward_input_in_groups(&g, &gy, &w, &mut gx1, usize::MAX);
+        backward_input_in_groups(&g, &gy, &w, &mut gx2, 1);
+        assert_eq!(gx1, gx2);
+        let (mut gw1, mut gw2) = (vec![0.0; w.len()], vec![1.0; w.len()]);
+        backward_weight_in_groups(&g, &x, &gy, &mut gw1, usize::MAX);
+        backward_weight_in_groups(&g, &x, &gy, &mut gw2, 1);
+        for (a, b) in gw1.iter().zip(&gw2) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
 }
