@@ -69,6 +69,7 @@ commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml
   echo "- speed and memory ratios are torch / splot: above 1 means splot is faster / needs less memory"
   echo "- GFLOP/s: 2 per multiply-add, forward+backward and training steps count 3 forward passes;"
   echo "  of peak: splot's rate over the measured GEMM peak (the faster of the two \`gemm_peak\` rows)"
+  echo "  (Winograd layers do fewer multiply-adds than they are credited with, so they can pass 100 %)"
   echo "- peak MB: the process's max RSS (PyTorch's includes the interpreter and its libraries)"
   echo
   awk '

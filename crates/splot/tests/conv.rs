@@ -863,11 +863,22 @@ fn batched_small_images_equal_the_reference() {
 
 #[test]
 fn winograd_convolutions_equal_the_reference() {
-    // 3×3 stride-1 layers with many channels go through Winograd F(2×2, 3×3): odd and even
+    // 3×3 stride-1 layers with many channels go through Winograd F(2×2, 3×3), a block of
+    // channels or an image per task: odd and even
     // output sizes (a last tile half outside), one image and several, every padding mode,
     // more padding than one and none, uneven sides, with and without bias.
     let mut rng = Rng::seed(16);
-    let cases: [DirectCase; 5] = [
+    let cases: [DirectCase; 6] = [
+        // Images large enough to go one per task (64 channels, 12 × 11 tiles).
+        (
+            2,
+            64,
+            64,
+            1,
+            [24, 22],
+            [3, 3],
+            Conv2dConfig::new().padding(1),
+        ),
         (
             2,
             128,
