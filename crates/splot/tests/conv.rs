@@ -764,6 +764,29 @@ fn direct_convolutions_equal_the_reference() {
     }
 }
 
+/// Each case's layer, checked to take the kernels that `takes` tells (it "should {path}"),
+/// against the reference in all three passes; every other case, from the first, with a
+/// bias.
+fn cases_match_reference(
+    cases: impl IntoIterator<Item = DirectCase>,
+    rng: &mut Rng,
+    path: &str,
+    takes: impl Fn(&kernels::ConvGeometry) -> bool,
+) {
+    for (k, (n, c, oc, groups, [h, w], [kh, kw], cfg)) in cases.into_iter().enumerate() {
+        let xs = [n, c, h, w];
+        let ws = [oc, c / groups, kh, kw];
+        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
+        assert!(takes(&g), "{xs:?} {ws:?} should {path}");
+        let x = Tensor::randn(&xs, 0.0, 1.0, rng).to_vec();
+        let wt = Tensor::randn(&ws, 0.0, 0.3, rng).to_vec();
+        let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, rng).to_vec());
+        let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
+        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, rng).to_vec();
+        kernels_match_reference(&g, &x, &wt, b.as_deref(), &gy, &what, 1e-3).unwrap();
+    }
+}
+
 #[test]
 fn chunked_convolutions_equal_the_reference() {
     // Layers whose column matrix outgrows the cache are cut into (image, group, chunk of
@@ -825,18 +848,7 @@ fn chunked_convolutions_equal_the_reference() {
                 .padding_mode(PaddingMode::Symmetric),
         ),
     ];
-    for (k, (n, c, oc, groups, [h, w], [kh, kw], cfg)) in cases.into_iter().enumerate() {
-        let xs = [n, c, h, w];
-        let ws = [oc, c / groups, kh, kw];
-        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
-        assert!(g.is_chunked(), "{xs:?} {ws:?} should be cut into chunks");
-        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
-        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
-        let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec());
-        let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
-        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
-        kernels_match_reference(&g, &x, &wt, b.as_deref(), &gy, &what, 1e-3).unwrap();
-    }
+    cases_match_reference(cases, &mut rng, "be cut into chunks", |g| g.is_chunked());
 }
 
 #[test]
@@ -931,16 +943,5 @@ fn winograd_convolutions_equal_the_reference() {
                 .padding_mode(PaddingMode::Reflect),
         ),
     ];
-    for (k, (n, c, oc, groups, [h, w], [kh, kw], cfg)) in cases.into_iter().enumerate() {
-        let xs = [n, c, h, w];
-        let ws = [oc, c / groups, kh, kw];
-        let g = conv2d_geometry(&xs, &ws, None, &cfg).unwrap();
-        assert!(g.is_winograd(), "{xs:?} {ws:?} should run as Winograd");
-        let x = Tensor::randn(&xs, 0.0, 1.0, &mut rng).to_vec();
-        let wt = Tensor::randn(&ws, 0.0, 0.3, &mut rng).to_vec();
-        let b = (k % 2 == 0).then(|| Tensor::randn(&[oc], 0.0, 1.0, &mut rng).to_vec());
-        let what = format!("{xs:?} * {ws:?} {cfg:?} bias {}", b.is_some());
-        let gy = Tensor::randn(&[n * oc * g.oh * g.ow], 0.0, 1.0, &mut rng).to_vec();
-        kernels_match_reference(&g, &x, &wt, b.as_deref(), &gy, &what, 1e-3).unwrap();
-    }
+    cases_match_reference(cases, &mut rng, "run as Winograd", |g| g.is_winograd());
 }

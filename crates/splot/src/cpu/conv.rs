@@ -543,7 +543,7 @@ fn scatter_rows(
 
 /// Runs `work(first image, image count, output chunk)` over the batch, split as
 /// [`images_per_task`] says; `work`'s last argument says whether it may use the pool itself.
-fn split_images(
+pub(super) fn split_images(
     n: usize,
     out: &mut [f32],
     per_image: usize,

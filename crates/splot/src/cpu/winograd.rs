@@ -28,7 +28,7 @@
 //! `2tx..2tx + 4` of the tiles of a row are four runs `even[tx]`, `odd[tx]`,
 //! `even[tx + 1]`, `odd[tx + 1]`.
 
-use super::conv::ConvGeometry;
+use super::conv::{split_images, sum_image_partials, ConvGeometry};
 use super::gemm::{sgemm_with, MatRef};
 use super::scratch::Scratch;
 use rayon::prelude::*;
@@ -613,19 +613,9 @@ fn forward_in_groups(
     budget: usize,
 ) {
     let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
-    if let Some(one) = by_image(g) {
-        y.par_chunks_mut(ol)
-            .enumerate()
-            .for_each(|(i, y)| forward_group(&one, &x[i * chw..][..chw], w, bias, y));
-        return;
-    }
-    for (images, sub) in image_groups(g, g.c.max(g.oc), budget) {
-        let (x, y) = (
-            &x[images.start * chw..][..sub.n * chw],
-            &mut y[images.start * ol..][..sub.n * ol],
-        );
-        forward_group(&sub, x, w, bias, y);
-    }
+    over_images(g, g.c.max(g.oc), budget, y, ol, |sub, first, y| {
+        forward_group(sub, &x[first * chw..][..sub.n * chw], w, bias, y)
+    });
 }
 
 /// Backward to the input: `gx [n, c, h, w]` (overwritten).
@@ -641,18 +631,38 @@ fn backward_input_in_groups(
     budget: usize,
 ) {
     let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
+    over_images(g, g.c.max(g.oc), budget, gx, chw, |sub, first, gx| {
+        backward_input_group(sub, &gy[first * ol..][..sub.n * ol], w, gx)
+    });
+}
+
+/// Runs a pass that writes `out` (`per_image` values per image) over the batch:
+/// `run(group, first image, the group's part of out)`. Large images ([`by_image`]) go one
+/// at a time, the batch shared across the pool as im2col's passes share it
+/// ([`super::conv::split_images`]); otherwise the [`image_groups`] go one after another,
+/// each using the whole pool.
+fn over_images(
+    g: &ConvGeometry,
+    chans: usize,
+    budget: usize,
+    out: &mut [f32],
+    per_image: usize,
+    run: impl Fn(&ConvGeometry, usize, &mut [f32]) + Sync,
+) {
     if let Some(one) = by_image(g) {
-        gx.par_chunks_mut(chw)
-            .enumerate()
-            .for_each(|(i, gx)| backward_input_group(&one, &gy[i * ol..][..ol], w, gx));
+        split_images(g.n, out, per_image, |first, count, out, _| {
+            for (k, out) in out.chunks_exact_mut(per_image).take(count).enumerate() {
+                run(&one, first + k, out);
+            }
+        });
         return;
     }
-    for (images, sub) in image_groups(g, g.c.max(g.oc), budget) {
-        let (gy, gx) = (
-            &gy[images.start * ol..][..sub.n * ol],
-            &mut gx[images.start * chw..][..sub.n * chw],
+    for (images, sub) in image_groups(g, chans, budget) {
+        run(
+            &sub,
+            images.start,
+            &mut out[images.start * per_image..][..sub.n * per_image],
         );
-        backward_input_group(&sub, gy, w, gx);
     }
 }
 
@@ -670,51 +680,33 @@ fn backward_weight_in_groups(
     budget: usize,
 ) {
     let (chw, ol) = (g.c * g.h * g.w, g.oc * g.oh * g.ow);
-    if let Some(one) = by_image(g) {
-        // Each thread sums its run of images into its own partial; the partials are
-        // added in a fixed order, so the result depends only on the thread count.
-        let per_task = g.n.div_ceil(rayon::current_num_threads());
-        let partials: Vec<Vec<f32>> = (0..g.n)
-            .step_by(per_task)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|first| {
-                let (mut sum, mut part) = (vec![0.0; gw.len()], vec![0.0; gw.len()]);
-                for i in first..(first + per_task).min(g.n) {
-                    backward_weight_group(
-                        &one,
-                        &x[i * chw..][..chw],
-                        &gy[i * ol..][..ol],
-                        &mut part,
-                    );
-                    sum.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
-                }
-                sum
-            })
-            .collect();
-        gw.fill(0.0);
-        for p in &partials {
-            gw.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+    // `gw` = the sum of the groups' gradients, added in order.
+    let sum_groups = |groups: &[(Range<usize>, ConvGeometry)], gw: &mut [f32]| {
+        let mut part = Vec::new();
+        for (k, (images, sub)) in groups.iter().enumerate() {
+            let (x, gy) = (
+                &x[images.start * chw..][..sub.n * chw],
+                &gy[images.start * ol..][..sub.n * ol],
+            );
+            if k == 0 {
+                backward_weight_group(sub, x, gy, gw);
+            } else {
+                part.resize(gw.len(), 0.0);
+                backward_weight_group(sub, x, gy, &mut part);
+                gw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
+            }
         }
-        return;
-    }
-    let groups = image_groups(g, g.c + g.oc, budget);
-    let mut part = if groups.len() > 1 {
-        vec![0.0; gw.len()]
-    } else {
-        Vec::new()
     };
-    for (k, (images, sub)) in groups.iter().enumerate() {
-        let (x, gy) = (
-            &x[images.start * chw..][..sub.n * chw],
-            &gy[images.start * ol..][..sub.n * ol],
-        );
-        if k == 0 {
-            backward_weight_group(sub, x, gy, gw);
-        } else {
-            backward_weight_group(sub, x, gy, &mut part);
-            gw.iter_mut().zip(&part).for_each(|(a, &b)| *a += b);
-        }
+    match by_image(g) {
+        // Large images one at a time, each task summing its run of them (as im2col's
+        // weight gradient does).
+        Some(one) => sum_image_partials(g.n, gw, |first, count, gw, _| {
+            let groups: Vec<_> = (first..first + count)
+                .map(|i| (i..i + 1, one.clone()))
+                .collect();
+            sum_groups(&groups, gw)
+        }),
+        None => sum_groups(&image_groups(g, g.c + g.oc, budget), gw),
     }
 }
 
