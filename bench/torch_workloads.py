@@ -50,7 +50,7 @@ def names():
     out += ["maxpool_fwdbwd_64_112", "batchnorm_fwdbwd_64_112", "lrn_fwdbwd_96_55"]
     out += ["lenet5_train_b64", "lenet5_train_b256", "resnet18_infer_b1", "resnet18_infer_b8"]
     out += ["resnet18_train_b8", "vgg16_infer_b8", "googlenet_infer_b8"]
-    return out
+    return out + list(OPS)
 
 
 def forward_backward(forward, inputs):
@@ -137,9 +137,16 @@ def train(model, batch):
     return run, flops
 
 
+# Engine part 3's ops (the twins of crates/splot/benches/workloads/ops.rs): name -> a
+# function returning (run, flops of one run).
+OPS = {}
+
+
 def prepare(name):
     """(run, flops of one run) for the workload called `name`."""
     torch.manual_seed(1)
+    if name in OPS:
+        return OPS[name]()
     if name == "gemm_peak":
         n = 2048
         a, b = torch.randn(n, n), torch.randn(n, n)

@@ -26,6 +26,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+mod ops;
 
 use splot::nn;
 use splot::ops::cost::count_multiply_adds;
@@ -117,6 +118,15 @@ pub enum Kind {
     Gemm {
         /// The size.
         n: usize,
+    },
+    /// An op of engine part 3 (resampling, boxes, recurrent…), set up by its own function
+    /// in `ops.rs`; its floating-point operations per run (0 where products are not the
+    /// work).
+    Op {
+        /// Builds the run.
+        prepare: fn(&mut Rng) -> splot::Result<Runner>,
+        /// Floating-point operations of one run.
+        flops: f64,
     },
 }
 
@@ -234,6 +244,9 @@ pub fn all() -> Vec<Workload> {
             Kind::Infer { model, batch: 8 },
         );
     }
+    for (name, prepare, flops) in ops::workloads() {
+        add(name, Kind::Op { prepare, flops });
+    }
     list
 }
 
@@ -266,6 +279,7 @@ impl Workload {
             }
             Kind::MaxPool | Kind::BatchNorm | Kind::Lrn => 0.0,
             Kind::Gemm { n } => 2.0 * (n as f64).powi(3),
+            Kind::Op { flops, .. } => flops,
             Kind::Infer { model, batch } => 2.0 * network_multiply_adds(model, batch)?,
             Kind::Train { model, batch, .. } => 6.0 * network_multiply_adds(model, batch)?,
         })
@@ -305,6 +319,7 @@ impl Workload {
                     Ok(())
                 }))
             }
+            Kind::Op { prepare, .. } => prepare(&mut rng),
             Kind::Infer { model, batch } => {
                 let (net, input) = splot::models::build(model, 0.0, 0)?;
                 let x = Tensor::randn(&[batch, input[0], input[1], input[2]], 0.0, 1.0, &mut rng);
@@ -377,7 +392,7 @@ fn prepare_conv(shape: ConvShape, backward: bool, rng: &mut Rng) -> splot::Resul
 }
 
 /// A run of `forward` followed by its backward pass from an all-ones output gradient.
-fn forward_backward(
+pub(crate) fn forward_backward(
     forward: impl Fn() -> splot::Result<Tensor> + Send + Sync + 'static,
 ) -> splot::Result<Runner> {
     // The output's shape, for the upstream gradient made once here.
