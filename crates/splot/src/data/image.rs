@@ -145,3 +145,141 @@ pub fn imagenet_input(path: &Path, size: usize) -> Result<Tensor> {
     }
     Tensor::from_vec(out, &[1, 3, size, size])
 }
+
+/// Decodes a PNG or JPEG file into an [`Image`] of bytes: grey files (with or without
+/// alpha) as 1 channel, colour and palette files as 3 (alpha dropped), 16-bit samples
+/// scaled to 8. Errors name the file; the decoder's memory limit (512 MiB) refuses files
+/// that claim absurd sizes before allocating them.
+pub fn read_image(path: &Path) -> Result<super::Image> {
+    let img = decode(path)?;
+    let grey = matches!(
+        img.color(),
+        image::ColorType::L8
+            | image::ColorType::La8
+            | image::ColorType::L16
+            | image::ColorType::La16
+    );
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let image = if grey {
+        super::Image::new(1, h, w, img.into_luma8().into_raw())
+    } else {
+        super::Image::from_interleaved(3, h, w, &img.into_rgb8().into_raw())
+    };
+    image.map_err(|e| Error::format(path, e.to_string()))
+}
+
+/// Reads a segmentation mask: a palette PNG (Pascal VOC's `SegmentationClass/`: the
+/// palette index of each pixel is its class, 255 the ignored border) or an 8-bit grey PNG
+/// (the grey level is the class). Errors name the file.
+pub fn read_mask(path: &Path) -> Result<super::Mask> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    // No expansion: palette images keep their indices.
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let bad = |msg: String| Error::format(path, msg);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| bad(format!("not a readable PNG mask: {e}")))?;
+    let info = reader.info();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let (color, depth) = (info.color_type, info.bit_depth);
+    if !matches!(color, png::ColorType::Indexed | png::ColorType::Grayscale) {
+        return Err(bad(format!(
+            "a mask must be a palette or grey PNG, this one is {color:?}"
+        )));
+    }
+    if w.saturating_mul(h) > 1 << 28 {
+        return Err(bad(format!("a {w}×{h} mask is too large")));
+    }
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| bad("the mask's size overflows".into()))?;
+    let mut buf = vec![0u8; size];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| bad(format!("cannot decode the mask: {e}")))?;
+    let line = frame.line_size;
+    let bits = match depth {
+        png::BitDepth::One => 1,
+        png::BitDepth::Two => 2,
+        png::BitDepth::Four => 4,
+        png::BitDepth::Eight => 8,
+        png::BitDepth::Sixteen => {
+            return Err(bad("a 16-bit mask: classes must be 8-bit".into()));
+        }
+    };
+    let per_byte = 8 / bits;
+    let mut data = Vec::with_capacity(w * h);
+    for r in 0..h {
+        let row = &buf[r * line..(r + 1) * line];
+        for c in 0..w {
+            let byte = row[c / per_byte];
+            let shift = 8 - bits * (c % per_byte + 1);
+            data.push((byte >> shift) & ((1u16 << bits) - 1) as u8);
+        }
+    }
+    super::Mask::new(h, w, data).map_err(|e| bad(e.to_string()))
+}
+
+/// Pascal VOC's colour map (index `i` → RGB), as its devkit's `labelcolormap`: the bits of
+/// the index spread over the high bits of the three channels. Index 255 (ignore) is
+/// (224, 224, 192).
+pub fn voc_palette() -> Vec<[u8; 3]> {
+    (0..256u32)
+        .map(|i| {
+            let (mut r, mut g, mut b) = (0u8, 0u8, 0u8);
+            let mut c = i;
+            for j in 0..8 {
+                r |= (((c >> 0) & 1) as u8) << (7 - j);
+                g |= (((c >> 1) & 1) as u8) << (7 - j);
+                b |= (((c >> 2) & 1) as u8) << (7 - j);
+                c >>= 3;
+            }
+            [r, g, b]
+        })
+        .collect()
+}
+
+/// Writes a mask as a palette PNG with Pascal VOC's colour map (the format of
+/// `SegmentationClass/`), atomically.
+pub fn write_mask(path: &Path, mask: &super::Mask) -> Result<()> {
+    crate::io::write_atomic(path, |out| {
+        let mut enc = png::Encoder::new(out, mask.width as u32, mask.height as u32);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(voc_palette().concat());
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| Error::format(path, format!("cannot write the mask: {e}")))?;
+        writer
+            .write_image_data(&mask.data)
+            .map_err(|e| Error::format(path, format!("cannot write the mask: {e}")))?;
+        writer
+            .finish()
+            .map_err(|e| Error::format(path, format!("cannot write the mask: {e}")))
+    })
+}
+
+/// Writes an [`Image`] as PNG (grey or RGB), atomically.
+pub fn write_image(path: &Path, img: &super::Image) -> Result<()> {
+    let color = if img.channels == 1 {
+        png::ColorType::Grayscale
+    } else {
+        png::ColorType::Rgb
+    };
+    let pixels = img.to_interleaved();
+    crate::io::write_atomic(path, |out| {
+        let mut enc = png::Encoder::new(out, img.width as u32, img.height as u32);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| Error::format(path, format!("cannot write the image: {e}")))?;
+        writer
+            .write_image_data(&pixels)
+            .map_err(|e| Error::format(path, format!("cannot write the image: {e}")))?;
+        writer
+            .finish()
+            .map_err(|e| Error::format(path, format!("cannot write the image: {e}")))
+    })
+}

@@ -17,11 +17,12 @@
 //! use splot::data::{ImageDataset, Loader, LoaderConfig};
 //! let data = ImageDataset::new(vec![0; 10 * 28 * 28], vec![3; 10], 28, 28)?;
 //! let loader = Loader::new(data, LoaderConfig { batch_size: 4, pad: 2, ..Default::default() })?;
-//! let shapes: Vec<_> = loader.epoch(0).map(|b| b.images.shape().to_vec()).collect();
+//! let shapes: Vec<_> = loader.epoch(0).map(|b| Ok(b?.images.shape().to_vec())).collect::<splot::Result<_>>()?;
 //! assert_eq!(shapes, [vec![4, 1, 32, 32], vec![4, 1, 32, 32], vec![2, 1, 32, 32]]);
 //! # Ok::<(), splot::Error>(())
 //! ```
 
+use super::batch::{Batch, BatchTargets};
 use super::dataset::ImageDataset;
 use crate::error::{Error, Result};
 use crate::tensor::{Rng, Tensor};
@@ -82,17 +83,6 @@ impl Default for LoaderConfig {
             prefetch: 2,
         }
     }
-}
-
-/// One batch: images `[b, 1, H, W]`, their labels, and their indices in the dataset.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    /// The transformed images, `[b, 1, rows + 2·pad, cols + 2·pad]`.
-    pub images: Tensor,
-    /// The class of each image.
-    pub labels: Vec<usize>,
-    /// The position of each image in the dataset.
-    pub indices: Vec<usize>,
 }
 
 /// Batches over an [`ImageDataset`]; see the module documentation.
@@ -260,7 +250,7 @@ impl Plan {
         let n = end - start;
         Batch {
             images: Tensor::from_vec(pixels, &[n, 1, h, w]).expect("batch shape matches"),
-            labels,
+            targets: BatchTargets::Classes(labels),
             indices: self.order[start..end].to_vec(),
         }
     }
@@ -352,9 +342,9 @@ enum Source {
 }
 
 impl Iterator for Batches {
-    type Item = Batch;
+    type Item = Result<Batch>;
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<Result<Batch>> {
         if self.remaining == 0 {
             return None;
         }
@@ -376,7 +366,7 @@ impl Iterator for Batches {
             },
         };
         self.remaining -= 1;
-        Some(batch)
+        Some(Ok(batch))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

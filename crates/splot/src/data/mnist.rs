@@ -62,40 +62,82 @@ impl Mnist {
     /// The repository's `data/mnist`, found from where this crate was compiled
     /// (`CARGO_MANIFEST_DIR/../../data/mnist`); it may not exist on another machine.
     pub fn default_dir() -> PathBuf {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        match manifest.ancestors().nth(2) {
-            Some(root) => root.join("data").join("mnist"),
-            None => manifest.join("../../data/mnist"),
-        }
+        repository_data_dir("mnist")
     }
 
     /// Where the MNIST files are: `./data/mnist` under the current directory when that
     /// folder exists, else [`Mnist::default_dir`] when it exists; otherwise an
     /// [`Error::Io`] (not found) naming both places.
     pub fn locate() -> Result<PathBuf> {
-        let local = Path::new("data").join("mnist");
-        if local.is_dir() {
-            return Ok(local);
-        }
-        let default = Mnist::default_dir();
-        if default.is_dir() {
-            return Ok(default);
-        }
-        Err(Error::io(
-            local,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "no MNIST folder here, nor at {} (the repository's data/mnist)",
-                    default.display()
-                ),
-            ),
-        ))
+        locate_data_dir("mnist", "MNIST")
     }
 }
 
-/// `dir/name` when it exists, else `dir/name` without `.gz` when that exists, else
-/// `dir/name` (whose reading then fails with "not found").
+/// The repository's `data/<name>`, found from where this crate was compiled.
+pub(crate) fn repository_data_dir(name: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest.ancestors().nth(2) {
+        Some(root) => root.join("data").join(name),
+        None => manifest.join("../../data").join(name),
+    }
+}
+
+/// `./data/<name>` when that folder exists, else the repository's; otherwise an
+/// [`Error::Io`] naming both places (`what` names the data set).
+pub(crate) fn locate_data_dir(name: &str, what: &str) -> Result<PathBuf> {
+    let local = Path::new("data").join(name);
+    if local.is_dir() {
+        return Ok(local);
+    }
+    let default = repository_data_dir(name);
+    if default.is_dir() {
+        return Ok(default);
+    }
+    Err(Error::io(
+        local,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no {what} folder here, nor at {} (the repository's data/{name})",
+                default.display()
+            ),
+        ),
+    ))
+}
+
+/// The UCI optical digits (1 797 8×8 images, `data/uci-digits/`, CC BY 4.0; see its
+/// README): 989 for training and 808 for testing, stored as MNIST's IDX files.
+#[derive(Clone, Debug)]
+pub struct UciDigits {
+    /// The 989 training digits.
+    pub train: ImageDataset,
+    /// The 808 test digits.
+    pub test: ImageDataset,
+}
+
+impl UciDigits {
+    /// Reads both splits from `dir` (gzipped or raw IDX).
+    pub fn load(dir: &Path) -> Result<UciDigits> {
+        Ok(UciDigits {
+            train: load_pair(
+                dir,
+                "train-images-idx3-ubyte.gz",
+                "train-labels-idx1-ubyte.gz",
+            )?,
+            test: load_pair(
+                dir,
+                "test-images-idx3-ubyte.gz",
+                "test-labels-idx1-ubyte.gz",
+            )?,
+        })
+    }
+
+    /// Where the files are: `./data/uci-digits`, else the repository's.
+    pub fn locate() -> Result<PathBuf> {
+        locate_data_dir("uci-digits", "UCI digits")
+    }
+}
+
 fn find_file(dir: &Path, name: &str) -> PathBuf {
     let gz = dir.join(name);
     if !gz.exists() {

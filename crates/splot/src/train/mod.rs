@@ -118,12 +118,12 @@ pub fn evaluate(net: &dyn Module, data: &ImageDataset, classes: usize) -> Result
     let mut loss_sum = 0.0f64;
     let _no_grad = crate::NoGradGuard::new();
     for batch in loader.epoch(0) {
+        let batch = batch?;
+        let labels = batch.labels()?;
         let logits = net.forward(&batch.images, Mode::Eval)?;
-        loss_sum += logits
-            .cross_entropy(&batch.labels, &Default::default())?
-            .item()? as f64
-            * batch.labels.len() as f64;
-        for (&p, &t) in logits.argmax(1)?.iter().zip(&batch.labels) {
+        loss_sum +=
+            logits.cross_entropy(labels, &Default::default())?.item()? as f64 * labels.len() as f64;
+        for (&p, &t) in logits.argmax(1)?.iter().zip(labels) {
             confusion[t][p] += 1;
         }
     }
@@ -209,9 +209,11 @@ pub fn train(
                 save_checkpoint(&files.last, config, &progress, &net, optimizer.as_ref())?;
                 return Ok(Outcome::Interrupted { epoch, batch: b });
             }
+            let batch = batch?;
+            let labels = batch.labels()?;
             nn::reseed(&net, step_seed(config.seed, epoch, b));
             let logits = net.forward(&batch.images, Mode::Train)?;
-            let loss = logits.cross_entropy(&batch.labels, &Default::default())?;
+            let loss = logits.cross_entropy(labels, &Default::default())?;
             let loss_value = loss.item()?;
             if !loss_value.is_finite() {
                 return Err(Error::Autograd(format!(
@@ -226,11 +228,11 @@ pub fn train(
                 penalty.apply(&params, &mut grads)?;
             }
             optimizer.step(&grads)?;
-            let n = batch.labels.len();
+            let n = labels.len();
             let correct = logits
                 .argmax(1)?
                 .iter()
-                .zip(&batch.labels)
+                .zip(labels)
                 .filter(|(p, t)| p == t)
                 .count();
             progress.batch = b + 1;

@@ -20,10 +20,10 @@ fn config(batch_size: usize) -> LoaderConfig {
 }
 
 fn collect(loader: &Loader, epoch: usize) -> Vec<(Vec<f32>, Vec<usize>, Vec<usize>)> {
-    let batches: Vec<Batch> = loader.epoch(epoch).collect();
+    let batches: Vec<Batch> = loader.epoch(epoch).map(Result::unwrap).collect();
     batches
         .into_iter()
-        .map(|b| (b.images.to_vec(), b.labels, b.indices))
+        .map(|b| (b.images.to_vec(), b.labels().unwrap().to_vec(), b.indices))
         .collect()
 }
 
@@ -33,7 +33,10 @@ fn loader_batch_shapes_partial_last_batch_and_drop_last() {
     assert_eq!(loader.len_batches(), 3);
     let mut it = loader.epoch(0);
     assert_eq!(it.len(), 3);
-    let shapes: Vec<Vec<usize>> = it.by_ref().map(|b| b.images.shape().to_vec()).collect();
+    let shapes: Vec<Vec<usize>> = it
+        .by_ref()
+        .map(|b| b.unwrap().images.shape().to_vec())
+        .collect();
     assert_eq!(
         shapes,
         [vec![4, 1, 4, 3], vec![4, 1, 4, 3], vec![2, 1, 4, 3]]
@@ -45,7 +48,9 @@ fn loader_batch_shapes_partial_last_batch_and_drop_last() {
     };
     let loader = Loader::new(counting_set(10), cfg).unwrap();
     assert_eq!(loader.len_batches(), 2);
-    assert!(loader.epoch(1).all(|b| b.labels.len() == 4));
+    assert!(loader
+        .epoch(1)
+        .all(|b| b.unwrap().labels().unwrap().len() == 4));
     let empty = Loader::new(counting_set(0), config(4)).unwrap();
     assert_eq!(empty.epoch(0).count(), 0);
 }
@@ -56,11 +61,11 @@ fn loader_every_sample_once_per_epoch_with_its_own_pixels_and_label() {
     let loader = Loader::new(data.clone(), config(5)).unwrap();
     for epoch in 0..3 {
         let mut seen = Vec::new();
-        for b in loader.epoch(epoch) {
+        for b in loader.epoch(epoch).map(Result::unwrap) {
             for (k, &i) in b.indices.iter().enumerate() {
                 let first = b.images.at(&[k, 0, 0, 0]).unwrap() * 255.0;
                 assert_eq!(first.round() as u8, data.image(i)[0]);
-                assert_eq!(b.labels[k], data.label(i) as usize);
+                assert_eq!(b.labels().unwrap()[k], data.label(i) as usize);
             }
             seen.extend(b.indices);
         }
@@ -123,13 +128,13 @@ fn loader_normalises_and_pads_with_normalised_black() {
         ..config(2)
     };
     let plain = Loader::new(counting_set(2), cfg.clone()).unwrap();
-    let b = plain.epoch(0).next().unwrap();
+    let b = plain.epoch(0).next().unwrap().unwrap();
     // Image 1, pixel (2, 1) is 12 + 6 + 1 = 19.
     let want = (19.0 / 255.0 - 0.1307) / 0.3081;
     assert!((b.images.at(&[1, 0, 2, 1]).unwrap() - want).abs() < 1e-6);
     let padded = Loader::new(counting_set(2), LoaderConfig { pad: 2, ..cfg }).unwrap();
     assert_eq!(padded.image_size(), (8, 7));
-    let p = padded.epoch(0).next().unwrap();
+    let p = padded.epoch(0).next().unwrap().unwrap();
     assert_eq!(p.images.shape(), &[2, 1, 8, 7]);
     let black = -0.1307 / 0.3081;
     for k in 0..2 {
@@ -158,9 +163,14 @@ fn mnist_digits_pad_to_lenet_size() {
         std: MNIST_STD,
         ..config(3)
     };
-    let b = Loader::new(test, cfg).unwrap().epoch(0).next().unwrap();
+    let b = Loader::new(test, cfg)
+        .unwrap()
+        .epoch(0)
+        .next()
+        .unwrap()
+        .unwrap();
     assert_eq!(b.images.shape(), &[3, 1, 32, 32]);
-    assert_eq!(b.labels[0], 7);
+    assert_eq!(b.labels().unwrap()[0], 7);
     let max = b.images.to_vec().into_iter().fold(f32::MIN, f32::max);
     assert!((max - (1.0 - 0.1307) / 0.3081).abs() < 1e-5);
 }
@@ -203,7 +213,7 @@ fn augmentation_keeps_shapes_and_range_and_moves_about_the_centre() {
         },
     )
     .unwrap();
-    let b = loader.epoch(0).next().unwrap();
+    let b = loader.epoch(0).next().unwrap().unwrap();
     assert_eq!(b.images.shape(), &[8, 1, 13, 13]);
     let pixels = b.images.to_vec();
     assert!(pixels.iter().all(|&v| (-1e-6..=1.0 + 1e-6).contains(&v)));
@@ -248,9 +258,9 @@ fn dropping_an_epoch_early_does_not_hang() {
         let loader = loader.unwrap();
         drop(loader.epoch(0)); // before the first batch
         let mut it = loader.epoch(1);
-        let first = it.next().unwrap();
+        let first = it.next().unwrap().unwrap();
         drop(it);
-        let again = loader.epoch(1).next().unwrap();
+        let again = loader.epoch(1).next().unwrap().unwrap();
         tx.send(first.indices == again.indices).unwrap();
     });
     assert_eq!(
