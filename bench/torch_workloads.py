@@ -140,6 +140,29 @@ def train(model, batch):
 # Engine part 3's ops (the twins of crates/splot/benches/workloads/ops.rs): name -> a
 # function returning (run, flops of one run).
 OPS = {}
+# recurrent
+OPS["lstm_fwd_2x512_b64_t20"] = lambda: lstm_workload(False)
+OPS["lstm_fwdbwd_2x512_b64_t20"] = lambda: lstm_workload(True)
+
+
+def lstm_workload(backward):
+    """2-layer LSTM, input 512, hidden 512, batch 64, 20 steps: forward in eval under
+    inference_mode, or forward+backward (input and every weight) from an all-ones output
+    gradient."""
+    layers, i, h, n, t = 2, 512, 512, 64, 20
+    lstm = torch.nn.LSTM(i, h, layers)
+    x = torch.randn(t, n, i)
+    flops = 2.0 * t * n * 4 * h * ((i + h) + (layers - 1) * 2 * h)
+    if not backward:
+        lstm.eval()
+
+        def run():
+            with torch.inference_mode():
+                lstm(x)
+
+        return run, flops
+    x.requires_grad_(True)
+    return forward_backward(lambda: lstm(x)[0], (x, *lstm.parameters())), 3.0 * flops
 
 
 def prepare(name):

@@ -8,11 +8,13 @@
 mod container;
 mod layers;
 mod pool_norm;
+mod recurrent;
 mod summary;
 
 pub use container::{Concat, Residual, Sequential};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
+pub use recurrent::{LSTMCell, LstmConfig, LstmOutput, LstmParams, LSTM};
 pub use summary::{format_count, format_summary, group_thousands, summary, SummaryRow};
 
 use crate::error::{Error, Result};

@@ -11,5 +11,6 @@ pub mod loss;
 pub mod norm;
 pub mod padding;
 pub mod pool;
+pub mod recurrent;
 pub mod reduce;
 pub mod shape;
