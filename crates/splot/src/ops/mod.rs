@@ -2,6 +2,7 @@
 //! rule side by side. Ops are methods of [`crate::Tensor`].
 
 pub mod activation;
+pub mod boxes;
 pub mod conv;
 pub mod cost;
 pub mod dropout;
@@ -12,4 +13,5 @@ pub mod norm;
 pub mod padding;
 pub mod pool;
 pub mod reduce;
+pub mod roi;
 pub mod shape;
