@@ -278,9 +278,11 @@ pub fn nms(boxes: &Tensor, scores: &Tensor, iou_threshold: f64) -> Result<Vec<us
 
 /// Non-maximum suppression within each category (torchvision's `batched_nms`): boxes of
 /// different `idxs` never suppress each other. Returns the kept indices by decreasing
-/// score, equal scores in increasing index order, as torchvision. Each category is
-/// suppressed on its own (torchvision's path for large inputs; its coordinate-offset
-/// path for small ones gives the same set up to float rounding of the shifted boxes).
+/// score, equal scores in increasing index order (as torchvision up to 1000 boxes; above,
+/// torchvision orders the kept boxes with an unstable sort, so equal scores may come in
+/// another order). Each category is suppressed on its own (torchvision's path for large
+/// inputs; its coordinate-offset path for small ones gives the same set, up to the float
+/// rounding of the shifted boxes).
 /// Errors: those of [`nms`], and `idxs` not one per box.
 pub fn batched_nms(
     boxes: &Tensor,
