@@ -32,7 +32,12 @@ fn box_area_and_iou_by_hand() {
     let a = t(&[0., 0., 2., 2., 1., 1., 1., 5., 4., 4., 4., 4.], &[3, 4]);
     // areas 2·2 = 4, a zero-width box 0, a point 0
     close("area", &a.box_area().unwrap(), &[4., 0., 0.]);
-    let b = t(&[1., 1., 3., 3., 0., 0., 2., 2., 10., 10., 11., 11., 4., 4., 4., 4.], &[4, 4]);
+    let b = t(
+        &[
+            1., 1., 3., 3., 0., 0., 2., 2., 10., 10., 11., 11., 4., 4., 4., 4.,
+        ],
+        &[4, 4],
+    );
     let iou = a.box_iou(&b).unwrap();
     assert_eq!(iou.shape(), &[3, 4]);
     let v = iou.to_vec();
@@ -67,7 +72,9 @@ fn box_area_and_clip_gradients_by_hand() {
 #[test]
 fn remove_small_boxes_by_hand() {
     let b = t(
-        &[0., 0., 3., 1., 0., 0., 0.5, 4., 2., 2., 3., 3., 0., 0., 0.99, 5.],
+        &[
+            0., 0., 3., 1., 0., 0., 0.5, 4., 2., 2., 3., 3., 0., 0., 0.99, 5.,
+        ],
         &[4, 4],
     );
     // sides (3, 1), (0.5, 4), (1, 1), (0.99, 5): both ≥ 1 for 0 and 2
@@ -103,6 +110,20 @@ fn nms_by_hand_equal_scores_go_in_index_order() {
     // no boxes
     let none = nms(&Tensor::zeros(&[0, 4]), &Tensor::zeros(&[0]), 0.5).unwrap();
     assert!(none.is_empty());
+}
+
+#[test]
+fn nms_compares_the_f32_iou_with_an_f64_threshold() {
+    // IoU 40/100 in f32 is 0.4000000059604645 > 0.4 (f64): suppressed, as torchvision;
+    // against the threshold 0.4f32 (that same value) it would not be
+    let boxes = t(&[0., 0., 10., 10., 0., 0., 10., 4.], &[2, 4]);
+    let scores = t(&[1.0, 0.5], &[2]);
+    assert_eq!(nms(&boxes, &scores, 0.4).unwrap(), vec![0]);
+    assert_eq!(nms(&boxes, &scores, 0.4f32 as f64).unwrap(), vec![0, 1]);
+    assert_eq!(nms(&boxes, &scores, 0.39999).unwrap(), vec![0]);
+    // the extremes: nothing is suppressed above 1, everything overlapping below 0
+    assert_eq!(nms(&boxes, &scores, f64::INFINITY).unwrap(), vec![0, 1]);
+    assert_eq!(nms(&boxes, &scores, -1.0).unwrap(), vec![0]);
 }
 
 #[test]
@@ -143,10 +164,16 @@ fn box_coder_by_hand() {
     );
     // decoding gives the ground truth back
     close("decoded", &unit.decode(&codes, &p).unwrap(), &gt.to_vec());
-    close("decoded 10", &heads.decode(&codes10, &p).unwrap(), &gt.to_vec());
+    close(
+        "decoded 10",
+        &heads.decode(&codes10, &p).unwrap(),
+        &gt.to_vec(),
+    );
     // two classes per box: [n, 8]; dw = 10 is clamped to ln(62.5): w = 62.5·10 = 625
     let two = t(
-        &[0., 0., 10., 0., 0.2, 0.2, 0., 0., 0., 0., 0., 0., 0.5, -0.25, l2, -l2],
+        &[
+            0., 0., 10., 0., 0.2, 0.2, 0., 0., 0., 0., 0., 0., 0.5, -0.25, l2, -l2,
+        ],
         &[2, 8],
     );
     let d = unit.decode(&two, &p).unwrap();
@@ -188,7 +215,10 @@ fn box_coder_by_hand() {
 
 /// `[1, 1, 4, 4]` with `x[r, c] = 4r + c`.
 fn ramp() -> Tensor {
-    t(&(0..16).map(|v| v as f32).collect::<Vec<_>>(), &[1, 1, 4, 4])
+    t(
+        &(0..16).map(|v| v as f32).collect::<Vec<_>>(),
+        &[1, 1, 4, 4],
+    )
 }
 
 #[test]
@@ -298,7 +328,10 @@ fn random_nms_problem(rng: &mut Rng, n: usize, extent: f32, levels: usize) -> (T
     let mut b = Vec::with_capacity(4 * n);
     for i in 0..n {
         let (cx, cy) = (rng.uniform(0.0, extent), rng.uniform(0.0, extent));
-        let (mut w, mut h) = (rng.uniform(0.0, 0.3 * extent), rng.uniform(0.0, 0.3 * extent));
+        let (mut w, mut h) = (
+            rng.uniform(0.0, 0.3 * extent),
+            rng.uniform(0.0, 0.3 * extent),
+        );
         if i % 17 == 0 {
             w = 0.0;
         }
@@ -356,7 +389,10 @@ fn bilinear_reference(h: usize, w: usize, y: f32, x: f32) -> Option<[(usize, f32
     let (y, x) = (y.max(0.0), x.max(0.0));
     let (yl, xl) = ((y as usize).min(h - 1), (x as usize).min(w - 1));
     let (yh, xh) = ((yl + 1).min(h - 1), (xl + 1).min(w - 1));
-    let (y, x) = (if yl == h - 1 { yl as f32 } else { y }, if xl == w - 1 { xl as f32 } else { x });
+    let (y, x) = (
+        if yl == h - 1 { yl as f32 } else { y },
+        if xl == w - 1 { xl as f32 } else { x },
+    );
     let (ly, lx) = (y - yl as f32, x - xl as f32);
     let (hy, hx) = (1.0 - ly, 1.0 - lx);
     Some([
@@ -443,7 +479,13 @@ fn roi_case() -> impl Strategy<Value = RoiCase> {
         (1..=4usize, 1..=4usize, -1..=3i64, any::<bool>()),
         prop::sample::select(vec![1.0f32, 0.5, 2.0, 0.25]),
         proptest::collection::vec(
-            (0..2usize, -3.0f32..10.0, -3.0f32..10.0, 0.0f32..8.0, 0.0f32..8.0),
+            (
+                0..2usize,
+                -3.0f32..10.0,
+                -3.0f32..10.0,
+                0.0f32..8.0,
+                0.0f32..8.0,
+            ),
             1..5,
         ),
     )
@@ -612,7 +654,8 @@ fn fixture(name: &str) -> Fixture {
 }
 
 fn get<'a>(f: &'a Fixture, key: &str) -> &'a Tensor {
-    f.0.get(key).unwrap_or_else(|| panic!("fixture has no {key}"))
+    f.0.get(key)
+        .unwrap_or_else(|| panic!("fixture has no {key}"))
 }
 
 fn indices(t: &Tensor) -> Vec<usize> {
@@ -634,8 +677,18 @@ fn box_ops_equal_torchvision() {
     let area = a.box_area().unwrap();
     same("box_area", &area, get(&f, "area"), 1e-6);
     let g = grad(&area, get(&f, "up_area"), &a);
-    assert_close("box_area grad", &g, &get(&f, "area_grad").to_vec(), 1e-6, 1e-6).unwrap();
-    let size: Vec<usize> = f.1["clip_size"].split(' ').map(|v| v.parse().unwrap()).collect();
+    assert_close(
+        "box_area grad",
+        &g,
+        &get(&f, "area_grad").to_vec(),
+        1e-6,
+        1e-6,
+    )
+    .unwrap();
+    let size: Vec<usize> = f.1["clip_size"]
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
     let c = get(&f, "clip_in").clone().with_grad();
     let clipped = c.clip_boxes_to_image((size[0], size[1])).unwrap();
     same("clip", &clipped, get(&f, "clipped"), 0.0);
@@ -696,7 +749,12 @@ fn box_coder_equals_torchvision() {
         let gt = get(&f, "gt").clone().with_grad();
         let p = get(&f, "proposals").clone().with_grad();
         let enc = coder.encode(&gt, &p).unwrap();
-        same(&format!("{name} encode"), &enc, get(&f, &format!("{name}.encoded")), 1e-5);
+        same(
+            &format!("{name} encode"),
+            &enc,
+            get(&f, &format!("{name}.encoded")),
+            1e-5,
+        );
         let grads = enc.backward_with(get(&f, "up")).unwrap();
         for (what, x) in [("gt", &gt), ("proposals", &p)] {
             let key = format!("{name}.encode_grad_{what}");
@@ -704,7 +762,12 @@ fn box_coder_equals_torchvision() {
         }
         let codes = get(&f, "codes").clone().with_grad();
         let dec = coder.decode(&codes, &p).unwrap();
-        same(&format!("{name} decode"), &dec, get(&f, &format!("{name}.decoded")), 1e-5);
+        same(
+            &format!("{name} decode"),
+            &dec,
+            get(&f, &format!("{name}.decoded")),
+            1e-5,
+        );
         let grads = dec.backward_with(get(&f, "up_decode")).unwrap();
         for (what, x) in [("codes", &codes), ("boxes", &p)] {
             let key = format!("{name}.decode_grad_{what}");
@@ -726,7 +789,12 @@ fn roi_align_equals_torchvision_at_borders_aligned_and_sampling_ratios() {
             .sampling_ratio(v[1].parse().unwrap())
             .spatial_scale(v[2].parse().unwrap());
         let y = x.roi_align(rois, &cfg).unwrap();
-        same(&format!("{name} {cfg:?}"), &y, get(&f, &format!("{name}.out")), 1e-6);
+        same(
+            &format!("{name} {cfg:?}"),
+            &y,
+            get(&f, &format!("{name}.out")),
+            1e-6,
+        );
         let g = grad(&y, get(&f, &format!("{name}.up")), &x);
         assert_close(
             &format!("{name} grad"),
@@ -750,7 +818,12 @@ fn roi_pool_equals_torchvision() {
         let scale: f32 = v[0].parse().unwrap();
         let out = [v[1].parse().unwrap(), v[2].parse().unwrap()];
         let y = x.roi_pool(rois, out, scale).unwrap();
-        same(&format!("{name} roi_pool"), &y, get(&f, &format!("{name}.out")), 0.0);
+        same(
+            &format!("{name} roi_pool"),
+            &y,
+            get(&f, &format!("{name}.out")),
+            0.0,
+        );
         let g = grad(&y, get(&f, &format!("{name}.up")), &x);
         assert_close(
             &format!("{name} grad"),
@@ -781,18 +854,39 @@ fn box_op_errors_name_the_op_and_shapes() {
     let three = Tensor::zeros(&[2, 3]);
     has(&err(three.box_area()), &["box_area", "[n, 4]", "[2, 3]"]);
     has(&err(good.box_iou(&three)), &["box_iou", "[2, 3]"]);
-    has(&err(three.clip_boxes_to_image((2, 2))), &["clip_boxes_to_image", "[2, 3]"]);
-    has(&err(remove_small_boxes(&Tensor::zeros(&[4]), 1.0)), &["remove_small_boxes", "[4]"]);
-    has(&err(remove_small_boxes(&good, f32::NAN)), &["remove_small_boxes", "NaN"]);
+    has(
+        &err(three.clip_boxes_to_image((2, 2))),
+        &["clip_boxes_to_image", "[2, 3]"],
+    );
+    has(
+        &err(remove_small_boxes(&Tensor::zeros(&[4]), 1.0)),
+        &["remove_small_boxes", "[4]"],
+    );
+    has(
+        &err(remove_small_boxes(&good, f32::NAN)),
+        &["remove_small_boxes", "NaN"],
+    );
     // x2 < x1 where it matters
     let flipped = t(&[0., 0., 1., 1., 5., 0., 4., 1.], &[2, 4]);
-    has(&err(flipped.box_iou(&good)), &["box_iou", "box 1", "x2 < x1"]);
-    has(&err(good.box_iou(&flipped)), &["box_iou", "second boxes", "box 1"]);
+    has(
+        &err(flipped.box_iou(&good)),
+        &["box_iou", "box 1", "x2 < x1"],
+    );
+    has(
+        &err(good.box_iou(&flipped)),
+        &["box_iou", "second boxes", "box 1"],
+    );
     let s2 = t(&[0.5, 0.4], &[2]);
     has(&err(nms(&flipped, &s2, 0.5)), &["nms", "box 1", "x2 < x1"]);
-    has(&err(batched_nms(&flipped, &s2, &[0, 0], 0.5)), &["batched_nms", "x2 < x1"]);
+    has(
+        &err(batched_nms(&flipped, &s2, &[0, 0], 0.5)),
+        &["batched_nms", "x2 < x1"],
+    );
     // scores and categories
-    has(&err(nms(&good, &s2, 0.5)), &["nms", "scores must be [1]", "[2]"]);
+    has(
+        &err(nms(&good, &s2, 0.5)),
+        &["nms", "scores must be [1]", "[2]"],
+    );
     has(&err(nms(&three, &s2, 0.5)), &["nms", "[2, 3]"]);
     has(&err(nms(&good, &t(&[1.], &[1]), f64::NAN)), &["nms", "NaN"]);
     has(
@@ -806,15 +900,36 @@ fn box_coder_errors_name_the_op_and_shapes() {
     let coder = BoxCoder::default();
     let two = t(&[0., 0., 1., 1., 0., 0., 2., 2.], &[2, 4]);
     let one = t(&[0., 0., 1., 1.], &[1, 4]);
-    has(&err(coder.encode(&two, &one)), &["BoxCoder::encode", "[2, 4]", "[1, 4]"]);
-    has(&err(coder.encode(&Tensor::zeros(&[2, 5]), &two)), &["encode", "[2, 5]"]);
+    has(
+        &err(coder.encode(&two, &one)),
+        &["BoxCoder::encode", "[2, 4]", "[1, 4]"],
+    );
+    has(
+        &err(coder.encode(&Tensor::zeros(&[2, 5]), &two)),
+        &["encode", "[2, 5]"],
+    );
     let flipped = t(&[0., 0., 1., 1., 3., 0., 2., 2.], &[2, 4]);
-    has(&err(coder.encode(&two, &flipped)), &["encode", "proposals", "box 1"]);
-    has(&err(coder.decode(&Tensor::zeros(&[2, 5]), &two)), &["BoxCoder::decode", "[2, 5]"]);
-    has(&err(coder.decode(&Tensor::zeros(&[1, 4]), &two)), &["decode", "[1, 4]"]);
-    has(&err(coder.decode(&Tensor::zeros(&[2, 0]), &two)), &["decode", "[2, 0]"]);
+    has(
+        &err(coder.encode(&two, &flipped)),
+        &["encode", "proposals", "box 1"],
+    );
+    has(
+        &err(coder.decode(&Tensor::zeros(&[2, 5]), &two)),
+        &["BoxCoder::decode", "[2, 5]"],
+    );
+    has(
+        &err(coder.decode(&Tensor::zeros(&[1, 4]), &two)),
+        &["decode", "[1, 4]"],
+    );
+    has(
+        &err(coder.decode(&Tensor::zeros(&[2, 0]), &two)),
+        &["decode", "[2, 0]"],
+    );
     let zero = BoxCoder::new([1., 0., 1., 1.]);
-    has(&err(zero.decode(&Tensor::zeros(&[2, 4]), &two)), &["decode", "weights"]);
+    has(
+        &err(zero.decode(&Tensor::zeros(&[2, 4]), &two)),
+        &["decode", "weights"],
+    );
     has(&err(zero.encode(&two, &two)), &["encode", "weights"]);
 }
 
@@ -843,22 +958,43 @@ fn roi_errors_name_the_op_and_shapes() {
             has(&e, &[op, "roi 0", "batch index", "[2, 3, 5, 5]"]);
         }
         // x2 < x1, y2 < y1, not finite
-        has(&run(&x, &roi(&[0., 3., 0., 2., 2.]), [2, 2], 1.0), &[op, "x2 < x1"]);
-        has(&run(&x, &roi(&[0., 0., 3., 2., 2.]), [2, 2], 1.0), &[op, "y2 < y1"]);
-        has(&run(&x, &roi(&[0., 0., 0., f32::INFINITY, 2.]), [2, 2], 1.0), &[op, "not finite"]);
+        has(
+            &run(&x, &roi(&[0., 3., 0., 2., 2.]), [2, 2], 1.0),
+            &[op, "x2 < x1"],
+        );
+        has(
+            &run(&x, &roi(&[0., 0., 3., 2., 2.]), [2, 2], 1.0),
+            &[op, "y2 < y1"],
+        );
+        has(
+            &run(&x, &roi(&[0., 0., 0., f32::INFINITY, 2.]), [2, 2], 1.0),
+            &[op, "not finite"],
+        );
         // zero output size, non-positive or non-finite scale
         has(&run(&x, &ok, [0, 2], 1.0), &[op, "output size [0, 2]"]);
         for s in [0.0, -0.5, f32::NAN, f32::INFINITY] {
             has(&run(&x, &ok, [2, 2], s), &[op, "spatial scale"]);
         }
         // input not [n, c, h, w], or empty
-        has(&run(&Tensor::zeros(&[3, 5, 5]), &ok, [2, 2], 1.0), &[op, "[n, c, h, w]", "[3, 5, 5]"]);
-        has(&run(&Tensor::zeros(&[2, 3, 0, 5]), &ok, [2, 2], 1.0), &[op, "empty"]);
+        has(
+            &run(&Tensor::zeros(&[3, 5, 5]), &ok, [2, 2], 1.0),
+            &[op, "[n, c, h, w]", "[3, 5, 5]"],
+        );
+        has(
+            &run(&Tensor::zeros(&[2, 3, 0, 5]), &ok, [2, 2], 1.0),
+            &[op, "empty"],
+        );
     }
     // per-image boxes: more lists than images, boxes not [k, 4]
     let lists = vec![Tensor::zeros(&[1, 4]); 3];
-    has(&err(x.roi_align(&lists, &cfg)), &["roi_align", "3 box lists", "2 images"]);
+    has(
+        &err(x.roi_align(&lists, &cfg)),
+        &["roi_align", "3 box lists", "2 images"],
+    );
     let bad = vec![Tensor::zeros(&[1, 5])];
-    has(&err(x.roi_align(&bad, &cfg)), &["roi_align", "image 0", "[k, 4]", "[1, 5]"]);
+    has(
+        &err(x.roi_align(&bad, &cfg)),
+        &["roi_align", "image 0", "[k, 4]", "[1, 5]"],
+    );
     has(&err(boxes_to_rois(&bad)), &["boxes_to_rois", "[1, 5]"]);
 }

@@ -110,8 +110,8 @@ impl Tensor {
         let b = Soa::new(&other.data(), (0..m).collect());
         check_ordered(OP, "second boxes", &other.data())?;
         let mut iou = vec![0.0f32; n * m];
-        if m > 0 {
-            let rows = (crate::cpu::par::MIN_PARALLEL / m).max(1);
+        if let Some(rows) = crate::cpu::par::MIN_PARALLEL.checked_div(m) {
+            let rows = rows.max(1);
             iou.par_chunks_mut(rows * m)
                 .zip(a.par_chunks(rows * 4))
                 .for_each(|(out, a)| {
@@ -144,22 +144,28 @@ impl Tensor {
             .enumerate()
             .map(|(k, &v)| v.max(0.0).min(upper(k)))
             .collect();
-        Ok(Tensor::from_op(OP, vec![n, 4], clipped, &[self], move |g, _| {
-            // ∂clip/∂v = 1 for 0 ≤ v ≤ upper, else 0
-            let gb = b
-                .iter()
-                .zip(g)
-                .enumerate()
-                .map(|(k, (&v, &g))| {
-                    if (0.0..=upper(k)).contains(&v) {
-                        g
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            Ok(vec![Some(gb)])
-        }))
+        Ok(Tensor::from_op(
+            OP,
+            vec![n, 4],
+            clipped,
+            &[self],
+            move |g, _| {
+                // ∂clip/∂v = 1 for 0 ≤ v ≤ upper, else 0
+                let gb = b
+                    .iter()
+                    .zip(g)
+                    .enumerate()
+                    .map(|(k, (&v, &g))| {
+                        if (0.0..=upper(k)).contains(&v) {
+                            g
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                Ok(vec![Some(gb)])
+            },
+        ))
     }
 }
 
@@ -237,9 +243,20 @@ fn nms_inputs(
     // the largest f32 not above the threshold: an f32 exceeds it iff it exceeds the f64
     let mut t = iou_threshold as f32;
     if t as f64 > iou_threshold {
-        t = t.next_down();
+        t = next_down(t);
     }
     Ok((n, t))
+}
+
+/// The largest f32 below `t` (`f32::next_down`, newer than the crate's minimum Rust).
+fn next_down(t: f32) -> f32 {
+    if t > 0.0 {
+        f32::from_bits(t.to_bits() - 1)
+    } else if t == 0.0 {
+        -f32::from_bits(1)
+    } else {
+        f32::from_bits(t.to_bits() + 1)
+    }
 }
 
 /// Indices `0..n` sorted by decreasing score with a stable sort (equal scores keep their
@@ -309,7 +326,9 @@ pub fn batched_nms(
     categories.dedup();
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); categories.len()];
     for &i in &order {
-        let c = categories.binary_search(&idxs[i]).expect("a listed category");
+        let c = categories
+            .binary_search(&idxs[i])
+            .expect("a listed category");
         members[c].push(i);
     }
     let values = boxes.data();
@@ -475,41 +494,47 @@ impl BoxCoder {
             c[3] = wh * (gh / eh).ln();
         }
         let parents = [reference_boxes, proposals];
-        Ok(Tensor::from_op(OP, vec![n, 4], codes, &parents, move |g, needs| {
-            let mut g_gt = needs[0].then(|| vec![0.0f32; 4 * n]);
-            let mut g_p = needs[1].then(|| vec![0.0f32; 4 * n]);
-            for k in 0..n {
-                let (gb, pb, gk) = (&gt[4 * k..][..4], &p[4 * k..][..4], &g[4 * k..][..4]);
-                let (ew, eh) = (pb[2] - pb[0], pb[3] - pb[1]);
-                let (gw, gh) = (gb[2] - gb[0], gb[3] - gb[1]);
-                let (ecx, ecy) = (pb[0] + 0.5 * ew, pb[1] + 0.5 * eh);
-                let (gcx, gcy) = (gb[0] + 0.5 * gw, gb[1] + 0.5 * gh);
-                // ∂L/∂cx_g = gx·wx/w_p, ∂L/∂w_g = gw·ww/w_g (y and h alike)
-                let (d_gcx, d_gcy) = (gk[0] * wx / ew, gk[1] * wy / eh);
-                let (d_gw, d_gh) = (gk[2] * ww / gw, gk[3] * wh / gh);
-                if let Some(gg) = g_gt.as_mut() {
-                    // cx = x1 + w/2, w = x2 − x1: ∂x1 = ∂cx/2 − ∂w, ∂x2 = ∂cx/2 + ∂w
-                    let gg = &mut gg[4 * k..][..4];
-                    gg[0] = 0.5 * d_gcx - d_gw;
-                    gg[1] = 0.5 * d_gcy - d_gh;
-                    gg[2] = 0.5 * d_gcx + d_gw;
-                    gg[3] = 0.5 * d_gcy + d_gh;
+        Ok(Tensor::from_op(
+            OP,
+            vec![n, 4],
+            codes,
+            &parents,
+            move |g, needs| {
+                let mut g_gt = needs[0].then(|| vec![0.0f32; 4 * n]);
+                let mut g_p = needs[1].then(|| vec![0.0f32; 4 * n]);
+                for k in 0..n {
+                    let (gb, pb, gk) = (&gt[4 * k..][..4], &p[4 * k..][..4], &g[4 * k..][..4]);
+                    let (ew, eh) = (pb[2] - pb[0], pb[3] - pb[1]);
+                    let (gw, gh) = (gb[2] - gb[0], gb[3] - gb[1]);
+                    let (ecx, ecy) = (pb[0] + 0.5 * ew, pb[1] + 0.5 * eh);
+                    let (gcx, gcy) = (gb[0] + 0.5 * gw, gb[1] + 0.5 * gh);
+                    // ∂L/∂cx_g = gx·wx/w_p, ∂L/∂w_g = gw·ww/w_g (y and h alike)
+                    let (d_gcx, d_gcy) = (gk[0] * wx / ew, gk[1] * wy / eh);
+                    let (d_gw, d_gh) = (gk[2] * ww / gw, gk[3] * wh / gh);
+                    if let Some(gg) = g_gt.as_mut() {
+                        // cx = x1 + w/2, w = x2 − x1: ∂x1 = ∂cx/2 − ∂w, ∂x2 = ∂cx/2 + ∂w
+                        let gg = &mut gg[4 * k..][..4];
+                        gg[0] = 0.5 * d_gcx - d_gw;
+                        gg[1] = 0.5 * d_gcy - d_gh;
+                        gg[2] = 0.5 * d_gcx + d_gw;
+                        gg[3] = 0.5 * d_gcy + d_gh;
+                    }
+                    if let Some(gp) = g_p.as_mut() {
+                        // ∂L/∂cx_p = −gx·wx/w_p;
+                        // ∂L/∂w_p = −gx·wx·(cx_g − cx_p)/w_p² − gw·ww/w_p
+                        let (d_ecx, d_ecy) = (-d_gcx, -d_gcy);
+                        let d_ew = -gk[0] * wx * (gcx - ecx) / (ew * ew) - gk[2] * ww / ew;
+                        let d_eh = -gk[1] * wy * (gcy - ecy) / (eh * eh) - gk[3] * wh / eh;
+                        let gp = &mut gp[4 * k..][..4];
+                        gp[0] = 0.5 * d_ecx - d_ew;
+                        gp[1] = 0.5 * d_ecy - d_eh;
+                        gp[2] = 0.5 * d_ecx + d_ew;
+                        gp[3] = 0.5 * d_ecy + d_eh;
+                    }
                 }
-                if let Some(gp) = g_p.as_mut() {
-                    // ∂L/∂cx_p = −gx·wx/w_p;
-                    // ∂L/∂w_p = −gx·wx·(cx_g − cx_p)/w_p² − gw·ww/w_p
-                    let (d_ecx, d_ecy) = (-d_gcx, -d_gcy);
-                    let d_ew = -gk[0] * wx * (gcx - ecx) / (ew * ew) - gk[2] * ww / ew;
-                    let d_eh = -gk[1] * wy * (gcy - ecy) / (eh * eh) - gk[3] * wh / eh;
-                    let gp = &mut gp[4 * k..][..4];
-                    gp[0] = 0.5 * d_ecx - d_ew;
-                    gp[1] = 0.5 * d_ecy - d_eh;
-                    gp[2] = 0.5 * d_ecx + d_ew;
-                    gp[3] = 0.5 * d_ecy + d_eh;
-                }
-            }
-            Ok(vec![g_gt, g_p])
-        }))
+                Ok(vec![g_gt, g_p])
+            },
+        ))
     }
 
     /// Boxes decoded from `rel_codes [n, 4·k]` (`k` sets of `(dx, dy, dw, dh)` per box,
@@ -555,48 +580,54 @@ impl BoxCoder {
             }
         }
         let shape = vec![n, cols];
-        Ok(Tensor::from_op(OP, shape, out, &[rel_codes, boxes], move |g, needs| {
-            let mut g_codes = needs[0].then(|| vec![0.0f32; n * cols]);
-            let mut g_boxes = needs[1].then(|| vec![0.0f32; 4 * n]);
-            for i in 0..n {
-                let bi = &b[4 * i..][..4];
-                let (w, h) = (bi[2] - bi[0], bi[3] - bi[1]);
-                // sums over the classes of ∂L/∂cx_b, ∂L/∂cy_b, ∂L/∂w_b, ∂L/∂h_b
-                let (mut d_cx, mut d_cy, mut d_w, mut d_h) = (0.0f32, 0.0, 0.0, 0.0);
-                for k in 0..cols / 4 {
-                    let at = i * cols + 4 * k;
-                    let (c, gk) = (&codes[at..][..4], &g[at..][..4]);
-                    // out = (pcx − pw/2, pcy − ph/2, pcx + pw/2, pcy + ph/2):
-                    // ∂L/∂pcx = g0 + g2, ∂L/∂pw = (g2 − g0)/2
-                    let (d_pcx, d_pcy) = (gk[0] + gk[2], gk[1] + gk[3]);
-                    let (d_pw, d_ph) = (0.5 * (gk[2] - gk[0]), 0.5 * (gk[3] - gk[1]));
-                    let (sw, sh) = (c[2] / ww, c[3] / wh);
-                    let (ew, eh) = (sw.min(clip).exp(), sh.min(clip).exp());
-                    if let Some(gc) = g_codes.as_mut() {
-                        // pcx = c0/wx·w + cx: ∂pcx/∂c0 = w/wx;
-                        // pw = exp(min(c2/ww, clip))·w: ∂pw/∂c2 = pw/ww below the clip
-                        let gc = &mut gc[at..][..4];
-                        gc[0] = d_pcx * w / wx;
-                        gc[1] = d_pcy * h / wy;
-                        gc[2] = if sw <= clip { d_pw * ew * w / ww } else { 0.0 };
-                        gc[3] = if sh <= clip { d_ph * eh * h / wh } else { 0.0 };
+        Ok(Tensor::from_op(
+            OP,
+            shape,
+            out,
+            &[rel_codes, boxes],
+            move |g, needs| {
+                let mut g_codes = needs[0].then(|| vec![0.0f32; n * cols]);
+                let mut g_boxes = needs[1].then(|| vec![0.0f32; 4 * n]);
+                for i in 0..n {
+                    let bi = &b[4 * i..][..4];
+                    let (w, h) = (bi[2] - bi[0], bi[3] - bi[1]);
+                    // sums over the classes of ∂L/∂cx_b, ∂L/∂cy_b, ∂L/∂w_b, ∂L/∂h_b
+                    let (mut d_cx, mut d_cy, mut d_w, mut d_h) = (0.0f32, 0.0, 0.0, 0.0);
+                    for k in 0..cols / 4 {
+                        let at = i * cols + 4 * k;
+                        let (c, gk) = (&codes[at..][..4], &g[at..][..4]);
+                        // out = (pcx − pw/2, pcy − ph/2, pcx + pw/2, pcy + ph/2):
+                        // ∂L/∂pcx = g0 + g2, ∂L/∂pw = (g2 − g0)/2
+                        let (d_pcx, d_pcy) = (gk[0] + gk[2], gk[1] + gk[3]);
+                        let (d_pw, d_ph) = (0.5 * (gk[2] - gk[0]), 0.5 * (gk[3] - gk[1]));
+                        let (sw, sh) = (c[2] / ww, c[3] / wh);
+                        let (ew, eh) = (sw.min(clip).exp(), sh.min(clip).exp());
+                        if let Some(gc) = g_codes.as_mut() {
+                            // pcx = c0/wx·w + cx: ∂pcx/∂c0 = w/wx;
+                            // pw = exp(min(c2/ww, clip))·w: ∂pw/∂c2 = pw/ww below the clip
+                            let gc = &mut gc[at..][..4];
+                            gc[0] = d_pcx * w / wx;
+                            gc[1] = d_pcy * h / wy;
+                            gc[2] = if sw <= clip { d_pw * ew * w / ww } else { 0.0 };
+                            gc[3] = if sh <= clip { d_ph * eh * h / wh } else { 0.0 };
+                        }
+                        // ∂pcx/∂w = dx, ∂pcx/∂cx = 1, ∂pw/∂w = exp(dw)
+                        d_cx += d_pcx;
+                        d_cy += d_pcy;
+                        d_w += d_pcx * (c[0] / wx) + d_pw * ew;
+                        d_h += d_pcy * (c[1] / wy) + d_ph * eh;
                     }
-                    // ∂pcx/∂w = dx, ∂pcx/∂cx = 1, ∂pw/∂w = exp(dw)
-                    d_cx += d_pcx;
-                    d_cy += d_pcy;
-                    d_w += d_pcx * (c[0] / wx) + d_pw * ew;
-                    d_h += d_pcy * (c[1] / wy) + d_ph * eh;
+                    if let Some(gb) = g_boxes.as_mut() {
+                        // cx = x1 + w/2, w = x2 − x1: ∂x1 = ∂cx/2 − ∂w, ∂x2 = ∂cx/2 + ∂w
+                        let gb = &mut gb[4 * i..][..4];
+                        gb[0] = 0.5 * d_cx - d_w;
+                        gb[1] = 0.5 * d_cy - d_h;
+                        gb[2] = 0.5 * d_cx + d_w;
+                        gb[3] = 0.5 * d_cy + d_h;
+                    }
                 }
-                if let Some(gb) = g_boxes.as_mut() {
-                    // cx = x1 + w/2, w = x2 − x1: ∂x1 = ∂cx/2 − ∂w, ∂x2 = ∂cx/2 + ∂w
-                    let gb = &mut gb[4 * i..][..4];
-                    gb[0] = 0.5 * d_cx - d_w;
-                    gb[1] = 0.5 * d_cy - d_h;
-                    gb[2] = 0.5 * d_cx + d_w;
-                    gb[3] = 0.5 * d_cy + d_h;
-                }
-            }
-            Ok(vec![g_codes, g_boxes])
-        }))
+                Ok(vec![g_codes, g_boxes])
+            },
+        ))
     }
 }

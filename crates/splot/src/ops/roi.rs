@@ -21,10 +21,16 @@
 //! to the map; each bin takes its maximum (an empty bin gives 0); the backward pass routes
 //! `∂loss/∂y` to the arg-max (the first maximum in row-major order).
 //!
-//! Both precompute the geometry (bilinear weights and offsets, or bin ranges) once per
-//! RoI and reuse it over the channels; the forward passes run RoIs in parallel, the
-//! backward passes run planes (or blocks of them) in parallel, so no two threads add into
-//! the same gradient and each plane receives its additions in torchvision's order.
+//! Both precompute the geometry once per RoI and reuse it over the channels: RoIPool its
+//! bin ranges, RoIAlign its sample coordinates per axis (the bilinear weights factor into
+//! a row part and a column part, `oh·gh + ow·gw` taps instead of `oh·ow·gh·gw` samples).
+//! RoIAlign works channels-last inside (the input made `[n, h·w, c]` once), so each
+//! sample's four pixels are four contiguous runs of channels and the sums vectorise. The
+//! forward passes run RoIs in parallel; the backward passes run blocks of channels (RoIPool:
+//! planes) in parallel, so no two threads add into the same gradient and each value
+//! receives its additions in torchvision's order. A sample outside the map reads 0 (it is
+//! skipped; torchvision multiplies its zero weights with the plane's first value, which is
+//! the same for every finite input).
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -260,14 +266,45 @@ impl RoiAlignConfig {
     }
 }
 
-/// One bilinear sample: the plane offsets of its four pixels and their weights
-/// (top-left, top-right, bottom-left, bottom-right). `valid = false` for a sample outside
-/// the map, which reads 0 (weights 0 at offset 0, as torchvision) and gets no gradient.
+/// One sample coordinate along one axis, torchvision's `bilinear_interpolate` rules: a
+/// coordinate below −1 or above the size is invalid (the sample reads 0); otherwise it is
+/// clamped to `[0, size − 1]` and split between pixels `low` and `high` with weights
+/// `rest = 1 − frac` and `frac`. A sample is valid when both its coordinates are, and its
+/// four weights are `rest_y·rest_x, rest_y·frac_x, frac_y·rest_x, frac_y·frac_x`.
 #[derive(Clone, Copy, Debug, Default)]
-struct Sample {
-    pos: [u32; 4],
-    weight: [f32; 4],
+struct Tap {
+    low: usize,
+    high: usize,
+    frac: f32,
+    rest: f32,
     valid: bool,
+}
+
+impl Tap {
+    fn new(v: f32, size: usize) -> Tap {
+        // written as !(in range) so that NaN is invalid too
+        if !(v >= -1.0 && v <= size as f32) {
+            return Tap::default();
+        }
+        let mut v = if v <= 0.0 { 0.0 } else { v };
+        let mut low = v as usize;
+        let high;
+        if low >= size - 1 {
+            low = size - 1;
+            high = size - 1;
+            v = low as f32;
+        } else {
+            high = low + 1;
+        }
+        let frac = v - low as f32;
+        Tap {
+            low,
+            high,
+            frac,
+            rest: 1.0 - frac,
+            valid: true,
+        }
+    }
 }
 
 /// The sampling grid of one RoI: where bin `(0, 0)` starts, the bin size, the samples per
@@ -314,25 +351,225 @@ impl AlignGeometry {
         }
     }
 
+    /// The row taps (`oh·gh`: bin `i`, sample `iy` at `i·gh + iy`) and the column taps
+    /// (`ow·gw`) of the samples, at `start + i·bin + (iy + ½)·bin/grid`.
+    fn taps(&self, map: &Map, out: [usize; 2]) -> (Vec<Tap>, Vec<Tap>) {
+        let axis = |start: f32, bin: f32, grid: usize, o: usize, size: usize| -> Vec<Tap> {
+            let g = grid as f32;
+            (0..o)
+                .flat_map(|i| {
+                    (0..grid).map(move |t| {
+                        Tap::new(start + i as f32 * bin + (t as f32 + 0.5) * bin / g, size)
+                    })
+                })
+                .collect()
+        };
+        (
+            axis(self.start_h, self.bin_h, self.grid_h, out[0], map.h),
+            axis(self.start_w, self.bin_w, self.grid_w, out[1], map.w),
+        )
+    }
+}
+
+/// The valid samples of bin `(i, j)`, in torchvision's order (rows of samples, then
+/// columns): the four pixel offsets and the four bilinear weights of each.
+fn bin_samples<'a>(
+    geo: &AlignGeometry,
+    rows: &'a [Tap],
+    cols: &'a [Tap],
+    (i, j): (usize, usize),
+    w: usize,
+) -> impl Iterator<Item = ([usize; 4], [f32; 4])> + 'a {
+    let (gh, gw) = (geo.grid_h, geo.grid_w);
+    rows[i * gh..][..gh].iter().flat_map(move |ty| {
+        cols[j * gw..][..gw]
+            .iter()
+            .filter(move |tx| ty.valid && tx.valid)
+            .map(move |tx| {
+                let pos = [
+                    ty.low * w + tx.low,
+                    ty.low * w + tx.high,
+                    ty.high * w + tx.low,
+                    ty.high * w + tx.high,
+                ];
+                let weight = [
+                    ty.rest * tx.rest,
+                    ty.rest * tx.frac,
+                    ty.frac * tx.rest,
+                    ty.frac * tx.frac,
+                ];
+                (pos, weight)
+            })
+    })
+}
+
+/// `dst [cols, rows] = srcᵀ` for `src [rows, cols]`, in tiles.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 32;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+/// The input `[n, c, h·w]` as channels-last `[n, h·w, c]`, so that a sample's pixels have
+/// their channels side by side; pixel blocks in parallel.
+fn to_channels_last(map: &Map, x: &[f32]) -> Vec<f32> {
+    const PIXELS: usize = 64;
+    let (c, hw) = (map.c, map.hw());
+    let mut out = vec![0.0f32; x.len()];
+    for (out, x) in out.chunks_exact_mut(hw * c).zip(x.chunks_exact(c * hw)) {
+        out.par_chunks_mut(PIXELS * c)
+            .enumerate()
+            .for_each(|(blk, out)| {
+                let p0 = blk * PIXELS;
+                for ch in 0..c {
+                    let plane = &x[ch * hw + p0..][..out.len() / c];
+                    for (p, &v) in plane.iter().enumerate() {
+                        out[p * c + ch] = v;
+                    }
+                }
+            });
+    }
+    out
+}
+
+/// `acc += w₁·r₁ + w₂·r₂ + w₃·r₃ + w₄·r₄` over the channels, torchvision's order of sums.
+#[inline(always)]
+fn add_sample(acc: &mut [f32], r: [&[f32]; 4], w: [f32; 4]) {
+    let n = acc.len();
+    let (r1, r2, r3, r4) = (&r[0][..n], &r[1][..n], &r[2][..n], &r[3][..n]);
+    for i in 0..n {
+        acc[i] += w[0] * r1[i] + w[1] * r2[i] + w[2] * r3[i] + w[3] * r4[i];
+    }
+}
+
+/// `row += g·w / count` over the channels (torchvision's `grad·w / count`).
+#[inline(always)]
+fn add_gradient(row: &mut [f32], g: &[f32], w: f32, count: f32) {
+    for (r, &g) in row.iter_mut().zip(g) {
+        *r += g * w / count;
+    }
+}
+
+/// The RoIAlign of one RoI into `y [c, oh·ow]`, from the channels-last image `xt
+/// [h·w, c]`, through `acc [oh·ow, c]`: each bin sums its valid samples channel by channel
+/// (contiguous, vectorised) and divides by `max(gh·gw, 1)`.
+#[inline(always)]
+fn align_roi(
+    map: &Map,
+    roi: &Roi,
+    cfg: &RoiAlignConfig,
+    xt: &[f32],
+    acc: &mut [f32],
+    y: &mut [f32],
+) {
+    let (c, [oh, ow]) = (map.c, cfg.output_size);
+    let geo = AlignGeometry::new(roi, cfg);
+    let (rows, cols) = geo.taps(map, cfg.output_size);
+    let count = geo.samples_per_bin().max(1) as f32;
+    for i in 0..oh {
+        for j in 0..ow {
+            let a = &mut acc[(i * ow + j) * c..][..c];
+            a.fill(0.0);
+            for (pos, w) in bin_samples(&geo, &rows, &cols, (i, j), map.w) {
+                add_sample(a, pos.map(|p| &xt[p * c..][..c]), w);
+            }
+            a.iter_mut().for_each(|v| *v /= count);
+        }
+    }
+    transpose(acc, oh * ow, c, y);
+}
+
+/// [`align_roi`] compiled for AVX2 (eight lanes; no FMA, so the same values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn align_roi_avx2(
+    map: &Map,
+    roi: &Roi,
+    cfg: &RoiAlignConfig,
+    xt: &[f32],
+    acc: &mut [f32],
+    y: &mut [f32],
+) {
+    align_roi(map, roi, cfg, xt, acc, y)
+}
+
+impl AlignGeometry {
     fn samples_per_bin(&self) -> usize {
         self.grid_h * self.grid_w
     }
+}
 
-    /// Every sample, bin by bin (row-major), each bin's samples row-major, into `out`.
-    fn samples(&self, map: &Map, out_size: [usize; 2], out: &mut Vec<Sample>) {
-        out.clear();
-        let (gh, gw) = (self.grid_h as f32, self.grid_w as f32);
-        for ph in 0..out_size[0] {
-            for pw in 0..out_size[1] {
-                for iy in 0..self.grid_h {
-                    let y = self.start_h
-                        + ph as f32 * self.bin_h
-                        + (iy as f32 + 0.5) * self.bin_h / gh;
-                    for ix in 0..self.grid_w {
-                        let x = self.start_w
-                            + pw as f32 * self.bin_w
-                            + (ix as f32 + 0.5) * self.bin_w / gw;
-                        out.push(bilinear(map, y, x));
+/// RoIAlign forward: the input made channels-last once, then RoIs in parallel.
+/// `y[k, c, bin] = Σ_{valid samples} Σ_q weight_q·x[b, c, pos_q] / max(gh·gw, 1)`.
+fn roi_align_forward(map: &Map, rois: &[Roi], cfg: &RoiAlignConfig, x: &[f32]) -> Vec<f32> {
+    let bins = cfg.output_size[0] * cfg.output_size[1];
+    let mut y = vec![0.0f32; rois.len() * map.c * bins];
+    if y.is_empty() {
+        return y;
+    }
+    let xt = to_channels_last(map, x);
+    let image = map.hw() * map.c;
+    y.par_chunks_mut(map.c * bins)
+        .zip(rois.par_iter())
+        .for_each_init(
+            || vec![0.0f32; map.c * bins],
+            |acc, (y, roi)| {
+                let xt = &xt[roi.batch * image..][..image];
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    unsafe { align_roi_avx2(map, roi, cfg, xt, acc, y) };
+                    return;
+                }
+                align_roi(map, roi, cfg, xt, acc, y)
+            },
+        );
+    y
+}
+
+/// Channels per parallel task of the RoIAlign backward pass: a multiple of 16 (whole
+/// cache lines), about four tasks per thread.
+fn channel_block(c: usize) -> usize {
+    let tasks = 4 * rayon::current_num_threads();
+    c.div_ceil(tasks).next_multiple_of(16).min(c).max(1)
+}
+
+/// The RoIAlign backward pass of channels `c0 .. c0 + cw` over every RoI in order, into
+/// `gb [n, h·w, cw]`: `gb[b, pos_q] += gt[k, bin, c0..]·weight_q / (gh·gw)` for each valid
+/// sample, in torchvision's order of additions.
+#[inline(always)]
+fn align_backward_block(
+    map: &Map,
+    rois: &[Roi],
+    cfg: &RoiAlignConfig,
+    gt: &[f32],
+    c0: usize,
+    gb: &mut [f32],
+) {
+    let (c, hw, [oh, ow]) = (map.c, map.hw(), cfg.output_size);
+    let cw = gb.len() / (map.n * hw);
+    for (k, roi) in rois.iter().enumerate() {
+        let geo = AlignGeometry::new(roi, cfg);
+        let per_bin = geo.samples_per_bin();
+        if per_bin == 0 {
+            continue;
+        }
+        let count = per_bin as f32;
+        let (rows, cols) = geo.taps(map, cfg.output_size);
+        let image = &mut gb[roi.batch * hw * cw..][..hw * cw];
+        for i in 0..oh {
+            for j in 0..ow {
+                let g = &gt[(k * oh * ow + i * ow + j) * c + c0..][..cw];
+                for (pos, w) in bin_samples(&geo, &rows, &cols, (i, j), map.w) {
+                    for q in 0..4 {
+                        add_gradient(&mut image[pos[q] * cw..][..cw], g, w[q], count);
                     }
                 }
             }
@@ -340,142 +577,81 @@ impl AlignGeometry {
     }
 }
 
-/// torchvision's `bilinear_interpolate` at `(y, x)`: outside `[−1, h] × [−1, w]` (or NaN)
-/// an invalid sample; otherwise clamped to `[0, h − 1] × [0, w − 1]` and split into the
-/// four neighbours' weights `(1 − ly)(1 − lx), (1 − ly)·lx, ly·(1 − lx), ly·lx`.
-fn bilinear(map: &Map, y: f32, x: f32) -> Sample {
-    let (h, w) = (map.h as i64, map.w as i64);
-    if !(y >= -1.0 && y <= h as f32 && x >= -1.0 && x <= w as f32) {
-        return Sample::default();
-    }
-    let (mut y, mut x) = (if y <= 0.0 { 0.0 } else { y }, if x <= 0.0 { 0.0 } else { x });
-    let (mut y_low, mut x_low) = (y as i64, x as i64);
-    let (y_high, x_high);
-    if y_low >= h - 1 {
-        y_low = h - 1;
-        y_high = h - 1;
-        y = y_low as f32;
-    } else {
-        y_high = y_low + 1;
-    }
-    if x_low >= w - 1 {
-        x_low = w - 1;
-        x_high = w - 1;
-        x = x_low as f32;
-    } else {
-        x_high = x_low + 1;
-    }
-    let (ly, lx) = (y - y_low as f32, x - x_low as f32);
-    let (hy, hx) = (1.0 - ly, 1.0 - lx);
-    let at = |r: i64, c: i64| (r * w + c) as u32;
-    Sample {
-        pos: [
-            at(y_low, x_low),
-            at(y_low, x_high),
-            at(y_high, x_low),
-            at(y_high, x_high),
-        ],
-        weight: [hy * hx, hy * lx, ly * hx, ly * lx],
-        valid: true,
-    }
-}
-
-/// RoIAlign forward: RoIs in parallel, each computing its samples once and reusing them
-/// over the channels. `y[k, c, bin] = Σ_samples Σ_q weight_q·x[b, c, pos_q] / max(gh·gw, 1)`.
-fn roi_align_forward(map: &Map, rois: &[Roi], cfg: &RoiAlignConfig, x: &[f32]) -> Vec<f32> {
-    let bins = cfg.output_size[0] * cfg.output_size[1];
-    let mut y = vec![0.0f32; rois.len() * map.c * bins];
-    if y.is_empty() {
-        return y;
-    }
-    y.par_chunks_mut(map.c * bins)
-        .zip(rois.par_iter())
-        .for_each_init(Vec::new, |samples, (y, roi)| {
-            let geo = AlignGeometry::new(roi, cfg);
-            let per_bin = geo.samples_per_bin();
-            if per_bin == 0 {
-                return; // an empty grid averages to 0
-            }
-            geo.samples(map, cfg.output_size, samples);
-            let count = per_bin as f32;
-            let planes = &x[roi.batch * map.c * map.hw()..][..map.c * map.hw()];
-            for (y, plane) in y.chunks_exact_mut(bins).zip(planes.chunks_exact(map.hw())) {
-                for (y, bin) in y.iter_mut().zip(samples.chunks_exact(per_bin)) {
-                    let mut v = 0.0f32;
-                    for s in bin {
-                        let [p1, p2, p3, p4] = s.pos.map(|p| plane[p as usize]);
-                        let [w1, w2, w3, w4] = s.weight;
-                        v += w1 * p1 + w2 * p2 + w3 * p3 + w4 * p4;
-                    }
-                    *y = v / count;
-                }
-            }
-        });
-    y
-}
-
-/// Channels per parallel task of the RoI backward passes: enough tasks for every thread,
-/// few enough that each reuses the RoIs' geometry over several channels.
-fn channel_block(map: &Map) -> usize {
-    let tasks_per_image = (4 * rayon::current_num_threads()).div_ceil(map.n.max(1));
-    map.c.div_ceil(tasks_per_image.max(1)).max(1)
+/// [`align_backward_block`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn align_backward_block_avx2(
+    map: &Map,
+    rois: &[Roi],
+    cfg: &RoiAlignConfig,
+    gt: &[f32],
+    c0: usize,
+    gb: &mut [f32],
+) {
+    align_backward_block(map, rois, cfg, gt, c0, gb)
 }
 
 /// RoIAlign backward: `∂loss/∂x[b, c, pos_q] += ∂loss/∂y[k, c, bin]·weight_q / (gh·gw)`
-/// for every valid sample of every bin of every RoI `k` of image `b`. Blocks of channels
-/// of each image run in parallel; each computes the samples of its image's RoIs once.
+/// for every valid sample of every bin of every RoI `k` of image `b`. The upstream
+/// gradient is made `[k, bin, c]`; blocks of channels run in parallel, each accumulating
+/// into its own channels-last buffer `[n, h·w, cw]` (so no two threads add into the same
+/// value and each value receives its additions in torchvision's order), then moved back
+/// to `[n, c, h, w]`.
 fn roi_align_backward(map: &Map, rois: &[Roi], cfg: &RoiAlignConfig, g: &[f32]) -> Vec<f32> {
-    let (hw, bins) = (map.hw(), cfg.output_size[0] * cfg.output_size[1]);
-    let mut gx = vec![0.0f32; map.n * map.c * hw];
-    let per_image = by_image(rois, map.n);
-    let block = channel_block(map);
-    gx.par_chunks_mut(map.c * hw)
-        .zip(per_image.par_iter())
-        .for_each(|(gx, mine)| {
-            gx.par_chunks_mut(block * hw)
-                .enumerate()
-                .for_each_init(Vec::new, |samples, (blk, gx)| {
-                    let c0 = blk * block;
-                    for &k in mine {
-                        let geo = AlignGeometry::new(&rois[k], cfg);
-                        let per_bin = geo.samples_per_bin();
-                        if per_bin == 0 {
-                            continue;
-                        }
-                        geo.samples(map, cfg.output_size, samples);
-                        let count = per_bin as f32;
-                        for (c, gx) in gx.chunks_exact_mut(hw).enumerate() {
-                            let gy = &g[(k * map.c + c0 + c) * bins..][..bins];
-                            for (&gy, bin) in gy.iter().zip(samples.chunks_exact(per_bin)) {
-                                for s in bin.iter().filter(|s| s.valid) {
-                                    for q in 0..4 {
-                                        gx[s.pos[q] as usize] += gy * s.weight[q] / count;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                });
-        });
+    let (c, hw, bins) = (map.c, map.hw(), cfg.output_size[0] * cfg.output_size[1]);
+    let mut gx = vec![0.0f32; map.n * c * hw];
+    if rois.is_empty() {
+        return gx;
+    }
+    let mut gt = vec![0.0f32; g.len()];
+    gt.par_chunks_mut(c * bins)
+        .zip(g.par_chunks(c * bins))
+        .for_each(|(gt, g)| transpose(g, c, bins, gt));
+    let block = channel_block(c);
+    let blocks: Vec<(usize, usize)> = (0..c)
+        .step_by(block)
+        .map(|c0| (c0, block.min(c - c0)))
+        .collect();
+    let buffers: Vec<Vec<f32>> = blocks
+        .par_iter()
+        .map(|&(c0, cw)| {
+            let mut gb = vec![0.0f32; map.n * hw * cw];
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has the features the function is compiled for.
+                unsafe { align_backward_block_avx2(map, rois, cfg, &gt, c0, &mut gb) };
+                return gb;
+            }
+            align_backward_block(map, rois, cfg, &gt, c0, &mut gb);
+            gb
+        })
+        .collect();
+    // back to [n, c, h·w]: plane (b, ch) is column ch − c0 of block buffer [b, h·w, cw]
+    gx.par_chunks_mut(hw).enumerate().for_each(|(plane, gx)| {
+        let (b, ch) = (plane / c, plane % c);
+        let (c0, cw) = blocks[ch / block];
+        let gb = &buffers[ch / block][b * hw * cw..][..hw * cw];
+        for (p, v) in gx.iter_mut().enumerate() {
+            *v = gb[p * cw + ch - c0];
+        }
+    });
     gx
 }
 
 // ---------------------------------------------------------------- RoIPool
 
+/// The `[start, end)` ranges of the bins along one axis.
+type Bins = Vec<(usize, usize)>;
+
 /// The bins of one RoI of RoIPool: for each output row its feature rows `[start, end)`,
 /// for each output column its feature columns, clipped to the map (possibly empty).
-fn pool_bins(
-    roi: &Roi,
-    map: &Map,
-    out: [usize; 2],
-    s: f32,
-) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+fn pool_bins(roi: &Roi, map: &Map, out: [usize; 2], s: f32) -> (Bins, Bins) {
     let (start_w, start_h) = ((roi.x1 * s).round() as i64, (roi.y1 * s).round() as i64);
     let (end_w, end_h) = ((roi.x2 * s).round() as i64, (roi.y2 * s).round() as i64);
     // malformed RoIs are forced to 1 × 1; the end pixel is part of the box
     let roi_w = (end_w - start_w + 1).max(1);
     let roi_h = (end_h - start_h + 1).max(1);
-    let axis = |size: i64, o: usize, start: i64, limit: usize| -> Vec<(usize, usize)> {
+    let axis = |size: i64, o: usize, start: i64, limit: usize| -> Bins {
         let bin = size as f32 / o as f32;
         (0..o)
             .map(|i| {
@@ -597,7 +773,13 @@ impl Tensor {
     /// positive.
     pub fn roi_align<'a>(&self, rois: impl Into<Rois<'a>>, cfg: &RoiAlignConfig) -> Result<Tensor> {
         const OP: &str = "roi_align";
-        let (map, rois) = plan(OP, self.shape(), rois.into(), cfg.output_size, cfg.spatial_scale)?;
+        let (map, rois) = plan(
+            OP,
+            self.shape(),
+            rois.into(),
+            cfg.output_size,
+            cfg.spatial_scale,
+        )?;
         let y = roi_align_forward(&map, &rois, cfg, &self.data());
         let shape = vec![rois.len(), map.c, cfg.output_size[0], cfg.output_size[1]];
         let cfg = *cfg;
