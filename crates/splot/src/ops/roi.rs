@@ -351,6 +351,11 @@ impl AlignGeometry {
         }
     }
 
+    /// Samples per bin, `gh·gw`.
+    fn samples_per_bin(&self) -> usize {
+        self.grid_h * self.grid_w
+    }
+
     /// The row taps (`oh·gh`: bin `i`, sample `iy` at `i·gh + iy`) and the column taps
     /// (`ow·gw`) of the samples, at `start + i·bin + (iy + ½)·bin/grid`.
     fn taps(&self, map: &Map, out: [usize; 2]) -> (Vec<Tap>, Vec<Tap>) {
@@ -498,12 +503,6 @@ unsafe fn align_roi_avx2(
     y: &mut [f32],
 ) {
     align_roi(map, roi, cfg, xt, acc, y)
-}
-
-impl AlignGeometry {
-    fn samples_per_bin(&self) -> usize {
-        self.grid_h * self.grid_w
-    }
 }
 
 /// RoIAlign forward: the input made channels-last once, then RoIs in parallel.
