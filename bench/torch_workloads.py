@@ -17,6 +17,9 @@ fp32, batch 8 unless the name says otherwise, 2 threads unless --threads.
 - *_train_b*: one SGD step (lr 0.01, momentum 0.9): zero_grad, forward in train(),
   cross-entropy, backward, step. lenet5 is bench/lenet_torch.py's (dense C3).
 - gemm_peak: torch.mm of two 2048x2048 matrices.
+- nms_5000, roi_align_fwd_512, roi_align_fwdbwd_512: torchvision.ops.nms and roi_align on
+  random boxes (centres uniform in the image, sides uniform in [16, 256); each side draws
+  with its own generator, so the boxes are alike in distribution, not equal).
 GFLOP/s: 2 per multiply-add; forward+backward and training count 3 forward passes; networks
 are counted with torch.utils.flop_counter on one forward pass; 0 for pooling and norms.
 """
@@ -26,6 +29,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+import torchvision
 
 BATCH = 8
 
@@ -163,6 +167,48 @@ def lstm_workload(backward):
         return run, flops
     x.requires_grad_(True)
     return forward_backward(lambda: lstm(x)[0], (x, *lstm.parameters())), 3.0 * flops
+
+
+def random_boxes(n, width, height):
+    """n boxes (x1, y1, x2, y2) in a width x height image: centres uniform in the image,
+    width and height each uniform in [16, 256)."""
+    c = torch.rand(n, 2) * torch.tensor([width, height])
+    s = 16 + torch.rand(n, 2) * 240
+    return torch.cat([c - s / 2, c + s / 2], 1)
+
+
+def nms_5000():
+    """NMS of 5000 random boxes in a 1000 x 1000 image, scores uniform in [0, 1), IoU 0.5."""
+    boxes, scores = random_boxes(5000, 1000.0, 1000.0), torch.rand(5000)
+    return (lambda: torchvision.ops.nms(boxes, scores, 0.5)), 0.0
+
+
+def roi_align_setting():
+    """Faster R-CNN's RoIAlign: a [1, 256, 50, 68] stride-16 map of an 800 x 1088 image,
+    512 random boxes clipped to the image, 7x7, scale 1/16, sampling ratio 2, not aligned."""
+    x = torch.randn(1, 256, 50, 68, requires_grad=True)
+    boxes = torchvision.ops.clip_boxes_to_image(random_boxes(512, 1088.0, 800.0), (800, 1088))
+    return x, lambda: torchvision.ops.roi_align(x, [boxes], (7, 7), 1 / 16, 2, False)
+
+
+def roi_align_fwd_512():
+    x, forward = roi_align_setting()
+
+    def run():
+        with torch.inference_mode():
+            forward()
+
+    return run, 0.0
+
+
+def roi_align_fwdbwd_512():
+    x, forward = roi_align_setting()
+    return forward_backward(forward, (x,)), 0.0
+
+
+OPS["nms_5000"] = nms_5000
+OPS["roi_align_fwd_512"] = roi_align_fwd_512
+OPS["roi_align_fwdbwd_512"] = roi_align_fwdbwd_512
 
 
 def prepare(name):

@@ -16,10 +16,69 @@ pub fn workloads() -> Vec<OpWorkload> {
     vec![
         // resampling
         // boxes
+        ("nms_5000", nms_5000, 0.0),
+        ("roi_align_fwd_512", roi_align_fwd_512, 0.0),
+        ("roi_align_fwdbwd_512", roi_align_fwdbwd_512, 0.0),
         // recurrent
         ("lstm_fwd_2x512_b64_t20", lstm_fwd, LSTM_FLOPS),
         ("lstm_fwdbwd_2x512_b64_t20", lstm_fwdbwd, 3.0 * LSTM_FLOPS),
     ]
+}
+
+// ---------------------------------------------------------------- boxes
+
+/// `n` boxes `(x1, y1, x2, y2)` in a `width × height` image: centres uniform in the image,
+/// width and height each uniform in `[16, 256)`.
+fn random_boxes(rng: &mut Rng, n: usize, width: f32, height: f32) -> Vec<f32> {
+    let mut b = Vec::with_capacity(4 * n);
+    for _ in 0..n {
+        let (cx, cy) = (rng.uniform(0.0, width), rng.uniform(0.0, height));
+        let (w, h) = (rng.uniform(16.0, 256.0), rng.uniform(16.0, 256.0));
+        b.extend_from_slice(&[cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]);
+    }
+    b
+}
+
+/// NMS of 5 000 random boxes in a 1000 × 1000 image ([`random_boxes`]), scores uniform in
+/// `[0, 1)`, IoU threshold 0.5.
+fn nms_5000(rng: &mut Rng) -> splot::Result<Runner> {
+    let boxes = Tensor::from_vec(random_boxes(rng, 5000, 1000.0, 1000.0), &[5000, 4])?;
+    let scores = Tensor::rand_uniform(&[5000], 0.0, 1.0, rng);
+    Ok(Box::new(move || {
+        let keep = splot::run_in_pool(|| splot::nms(&boxes, &scores, 0.5))?;
+        black_box(keep);
+        Ok(())
+    }))
+}
+
+/// Faster R-CNN's RoIAlign: a `[1, 256, 50, 68]` stride-16 feature map of an 800 × 1088
+/// image, 512 random boxes ([`random_boxes`]) clipped to the image, 7 × 7 bins, spatial
+/// scale 1/16, sampling ratio 2, not aligned; the input requires a gradient.
+fn roi_align_setting(rng: &mut Rng) -> splot::Result<(Tensor, Tensor, splot::RoiAlignConfig)> {
+    let x = Tensor::randn(&[1, 256, 50, 68], 0.0, 1.0, rng).with_grad();
+    let boxes = Tensor::from_vec(random_boxes(rng, 512, 1088.0, 800.0), &[512, 4])?;
+    let boxes = splot::no_grad(|| boxes.clip_boxes_to_image((800, 1088)))?;
+    let rois = splot::boxes_to_rois(&[boxes])?;
+    let cfg = splot::RoiAlignConfig::new(7, 7)
+        .spatial_scale(1.0 / 16.0)
+        .sampling_ratio(2);
+    Ok((x, rois, cfg))
+}
+
+/// [`roi_align_setting`], forward only, without gradient tracking.
+fn roi_align_fwd_512(rng: &mut Rng) -> splot::Result<Runner> {
+    let (x, rois, cfg) = roi_align_setting(rng)?;
+    Ok(Box::new(move || {
+        let y = splot::run_in_pool(|| splot::no_grad(|| x.roi_align(&rois, &cfg)))?;
+        black_box(y);
+        Ok(())
+    }))
+}
+
+/// [`roi_align_setting`], forward and backward (the input's gradient).
+fn roi_align_fwdbwd_512(rng: &mut Rng) -> splot::Result<Runner> {
+    let (x, rois, cfg) = roi_align_setting(rng)?;
+    forward_backward(move || x.roi_align(&rois, &cfg))
 }
 
 // ---------------------------------------------------------------- recurrent

@@ -2,6 +2,7 @@
 //! rule side by side. Ops are methods of [`crate::Tensor`].
 
 pub mod activation;
+pub mod boxes;
 pub mod conv;
 pub mod cost;
 pub mod dropout;
@@ -13,4 +14,5 @@ pub mod padding;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;
+pub mod roi;
 pub mod shape;
