@@ -42,6 +42,7 @@ pub use cpu::{init_threads, run_in_pool};
 pub use error::{Error, Result};
 pub use nn::{Mode, Module};
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::index::{Indices, Mask};
 pub use ops::loss::{CrossEntropyConfig, Reduction};
 pub use ops::norm::{BatchNormConfig, LrnConfig, LrnConvention};
 pub use ops::padding::{Padding2d, PaddingMode};

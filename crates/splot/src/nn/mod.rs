@@ -6,11 +6,13 @@
 //! tree and builds the dotted names, so every model gets the same naming for free.
 
 mod container;
+mod embedding;
 mod layers;
 mod pool_norm;
 mod summary;
 
 pub use container::{Concat, Residual, Sequential};
+pub use embedding::Embedding;
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
 pub use summary::{format_count, format_summary, group_thousands, summary, SummaryRow};
