@@ -133,9 +133,10 @@ impl Tensor {
     }
 
     /// Clamps to `[min, max]` (`torch.clamp`; either bound may be `None`, not both):
-    /// `min` below it, `max` above it, `x` inside; NaN stays NaN. The gradient is `g` where
-    /// `min ≤ x ≤ max` (the bounds included, as PyTorch) and 0 outside. `min > max` or a NaN
-    /// bound is an error.
+    /// `min` below it, `max` above it, `x` inside; NaN stays NaN. The gradient is `g`
+    /// strictly inside, `min < x < max`, and 0 outside and on the bounds themselves, as the
+    /// PyTorch the fixtures come from (2.15) computes it; PyTorch releases before it passed
+    /// `g` on the bounds too. `min > max` or a NaN bound is an error.
     pub fn clamp(&self, min: Option<f32>, max: Option<f32>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
             return Err(Error::config(
@@ -165,7 +166,16 @@ impl Tensor {
                     x
                 }
             },
-            move |x| if x >= lo && x <= hi { 1.0 } else { 0.0 },
+            // a missing bound is no condition (x = −∞ with only a max passes)
+            move |x| {
+                let above = min.is_none() || x > lo;
+                let below = max.is_none() || x < hi;
+                if above && below {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
         ))
     }
 }
