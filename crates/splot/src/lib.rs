@@ -3,8 +3,9 @@
 //! - [`Tensor`]: f32, NCHW, with define-by-run reverse-mode autograd ([`autograd`]).
 //! - [`ops`]: convolution with every padding mode of the lecture, pooling (max, average,
 //!   global, adaptive), activations, dropout, batch and local response normalisation,
-//!   losses, elementwise arithmetic, reductions, shapes, matrix products — each
-//!   with its backward rule.
+//!   losses, elementwise arithmetic, reductions, shapes (slices, permutations, broadcasts,
+//!   stacking), indexing (gather, scatter, embedding lookups, masks), matrix products —
+//!   each with its backward rule.
 //! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
 //! - [`io`]: weights as safetensors with PyTorch `state_dict` names, files written
 //!   atomically.

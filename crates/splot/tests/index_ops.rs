@@ -910,23 +910,37 @@ fn bmm_reference(a: &[f32], b: &[f32], batch: usize, m: usize, k: usize, n: usiz
 
 #[test]
 fn large_permutes_and_expands_on_the_pool_equal_the_reference() {
-    // big enough that the copy is split across threads (≥ 2¹⁵ values)
+    // [4, 48, 20, 12] is big enough that the copy is split across threads (≥ 2¹⁵ values);
+    // [0, 2, 3, 1], [0, 1, 3, 2] and the [3, 37, 70], [2, 33, 5, 13] cases are batches of
+    // transposes, copied tile by tile (with partial tiles at the edges)
     let mut rng = Rng::seed(11);
-    let shape = [4, 48, 20, 12];
-    let x = Tensor::randn(&shape, 0.0, 1.0, &mut rng);
-    let xv = x.to_vec();
-    for perm in [[0, 2, 3, 1], [3, 2, 1, 0], [1, 0, 2, 3], [0, 1, 3, 2]] {
-        let y = x.permute(&perm).unwrap();
-        let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-        let want: Vec<f32> = (0..numel(&out))
-            .map(|i| {
-                let oi = unravel(i, &out);
-                let mut j = [0; 4];
-                perm.iter().zip(&oi).for_each(|(&p, &v)| j[p] = v);
-                xv[ravel(&j, &shape)]
-            })
-            .collect();
-        assert_eq!(y.to_vec(), want, "{perm:?}");
+    let cases: [(&[usize], &[&[usize]]); 3] = [
+        (
+            &[4, 48, 20, 12],
+            &[&[0, 2, 3, 1], &[3, 2, 1, 0], &[1, 0, 2, 3], &[0, 1, 3, 2]],
+        ),
+        (&[3, 37, 70], &[&[0, 2, 1], &[2, 1, 0], &[1, 2, 0]]),
+        (
+            &[2, 33, 5, 13],
+            &[&[0, 2, 3, 1], &[0, 3, 1, 2], &[3, 0, 2, 1]],
+        ),
+    ];
+    for (shape, perms) in cases {
+        let x = Tensor::randn(shape, 0.0, 1.0, &mut rng);
+        let xv = x.to_vec();
+        for &perm in perms {
+            let y = x.permute(perm).unwrap();
+            let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+            let want: Vec<f32> = (0..numel(&out))
+                .map(|i| {
+                    let oi = unravel(i, &out);
+                    let mut j = vec![0; shape.len()];
+                    perm.iter().zip(&oi).for_each(|(&p, &v)| j[p] = v);
+                    xv[ravel(&j, shape)]
+                })
+                .collect();
+            assert_eq!(y.to_vec(), want, "{shape:?} {perm:?}");
+        }
     }
     let small = Tensor::randn(&[48, 1, 12], 0.0, 1.0, &mut rng);
     let target = [4, 48, 20, 12];
