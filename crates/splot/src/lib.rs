@@ -3,8 +3,9 @@
 //! - [`Tensor`]: f32, NCHW, with define-by-run reverse-mode autograd ([`autograd`]).
 //! - [`ops`]: convolution with every padding mode of the lecture, pooling (max, average,
 //!   global, adaptive), activations, dropout, batch and local response normalisation,
-//!   losses, elementwise arithmetic, reductions, shapes, matrix products — each
-//!   with its backward rule.
+//!   losses, elementwise arithmetic, reductions, shapes (slices, permutations, broadcasts,
+//!   stacking), indexing (gather, scatter, embedding lookups, masks), matrix products —
+//!   each with its backward rule.
 //! - [`cpu`]: the kernels underneath (GEMM, im2col through the padding index map).
 //! - [`io`]: weights as safetensors with PyTorch `state_dict` names, files written
 //!   atomically.
@@ -43,6 +44,7 @@ pub use error::{Error, Result};
 pub use nn::{Mode, Module};
 pub use ops::boxes::{batched_nms, nms, remove_small_boxes, BoxCoder};
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::index::{Indices, Mask};
 pub use ops::loss::{CrossEntropyConfig, Reduction};
 pub use ops::norm::{BatchNormConfig, LrnConfig, LrnConvention};
 pub use ops::padding::{Padding2d, PaddingMode};

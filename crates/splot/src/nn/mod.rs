@@ -6,12 +6,14 @@
 //! tree and builds the dotted names, so every model gets the same naming for free.
 
 mod container;
+mod embedding;
 mod layers;
 mod pool_norm;
 mod recurrent;
 mod summary;
 
 pub use container::{Concat, Residual, Sequential};
+pub use embedding::Embedding;
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
 pub use recurrent::{LSTMCell, LstmConfig, LstmOutput, LstmParams, LSTM};

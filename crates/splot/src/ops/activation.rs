@@ -1,5 +1,5 @@
 //! Activations: ReLU, Leaky ReLU, tanh, sigmoid, LeNet-5's scaled tanh, softmax and
-//! log-softmax (stable for large logits).
+//! log-softmax (stable for large logits), clamping to a range.
 //!
 //! Legend: `x` input, `y` output, `g = ∂loss/∂y`. Elementwise derivatives are written in
 //! terms of `x` and `y`; at the kink of (leaky) ReLU the derivative taken is that of the
@@ -8,7 +8,7 @@
 use super::elementwise::{unary, unary_of_output};
 use super::reduce::split_at_axis;
 use crate::cpu::math;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 /// LeNet-5's activation amplitude: `f(x) = A·tanh(S·x)` with `A = 1.7159`, `S = 2/3`.
@@ -130,5 +130,52 @@ impl Tensor {
     /// finite logits).
     pub fn log_softmax(&self, axis: usize) -> Result<Tensor> {
         softmax_like(self, axis, true)
+    }
+
+    /// Clamps to `[min, max]` (`torch.clamp`; either bound may be `None`, not both):
+    /// `min` below it, `max` above it, `x` inside; NaN stays NaN. The gradient is `g`
+    /// strictly inside, `min < x < max`, and 0 outside and on the bounds themselves, as the
+    /// PyTorch the fixtures come from (2.15) computes it; PyTorch releases before it passed
+    /// `g` on the bounds too. `min > max` or a NaN bound is an error.
+    pub fn clamp(&self, min: Option<f32>, max: Option<f32>) -> Result<Tensor> {
+        if min.is_none() && max.is_none() {
+            return Err(Error::config(
+                "clamp",
+                "at least one of min and max is needed",
+            ));
+        }
+        let (lo, hi) = (
+            min.unwrap_or(f32::NEG_INFINITY),
+            max.unwrap_or(f32::INFINITY),
+        );
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Err(Error::config(
+                "clamp",
+                format!("bounds min {min:?} and max {max:?} must be numbers with min <= max"),
+            ));
+        }
+        Ok(unary(
+            "clamp",
+            self,
+            move |x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            },
+            // a missing bound is no condition (x = −∞ with only a max passes)
+            move |x| {
+                let above = min.is_none() || x > lo;
+                let below = max.is_none() || x < hi;
+                if above && below {
+                    1.0
+                } else {
+                    0.0
+                }
+            },
+        ))
     }
 }

@@ -225,7 +225,7 @@ fn broadcast_zip_reference(
 
 /// Sums a gradient of shape `out` down to the operand shape `target` it was broadcast from
 /// (a [`Block`] operand sums runs of `inner` values, or adds rows of `len`).
-fn sum_to(g: Vec<f32>, out: &[usize], target: &[usize]) -> Vec<f32> {
+pub(crate) fn sum_to(g: Vec<f32>, out: &[usize], target: &[usize]) -> Vec<f32> {
     if out == target {
         return g;
     }

@@ -1,10 +1,13 @@
-//! Matrix multiplication (the basis of fully connected layers).
+//! Matrix multiplication (the basis of fully connected layers), batched matrix products
+//! (Gram matrices, attention).
 //!
-//! Legend: `a [m, k]`, `b [k, n]`, `out [m, n]`, `g = ∂loss/∂out [m, n]`.
+//! Legend: `a [m, k]`, `b [k, n]`, `out [m, n]`, `g = ∂loss/∂out [m, n]`; batched, each of
+//! `B` products on its own: `a [B, m, k]`, `b [B, k, n]`, `out [B, m, n]`.
 
-use crate::cpu::gemm::{sgemm, MatRef};
+use crate::cpu::gemm::{sgemm, sgemm_with, MatRef};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use rayon::prelude::*;
 
 impl Tensor {
     /// Matrix product of two 2-d tensors: `[m, k] × [k, n] → [m, n]`, on both cores.
@@ -115,6 +118,94 @@ impl Tensor {
                     }));
                 }
                 Ok(grads)
+            },
+        ))
+    }
+}
+
+/// `out[i] = left(i) · right(i)` for the `batch` products of `[m, n]` outputs: parallel over
+/// the batch (one whole product per task, each on one thread) when the products are small
+/// or many, else one after another, each GEMM on the whole pool.
+fn batched_products<'a>(
+    out: &mut [f32],
+    batch: usize,
+    (m, n, k): (usize, usize, usize),
+    operands: impl Fn(usize) -> (MatRef<'a>, MatRef<'a>) + Sync,
+) {
+    let size = m * n;
+    if size == 0 {
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    let small = m * n * k < 64 * 64 * 64;
+    if threads > 1 && batch > 1 && (small || batch >= 4 * threads) {
+        out.par_chunks_mut(size).enumerate().for_each(|(i, o)| {
+            let (a, b) = operands(i);
+            sgemm_with(a, b, o, false, false);
+        });
+    } else {
+        for (i, o) in out.chunks_mut(size).enumerate() {
+            let (a, b) = operands(i);
+            sgemm(a, b, o, false);
+        }
+    }
+}
+
+impl Tensor {
+    /// Batched matrix product `[B, m, k] × [B, k, n] → [B, m, n]` (`torch.bmm`):
+    /// `out[i] = self[i] · other[i]`, each through the GEMM. Backward per product:
+    /// `∂loss/∂a[i] = g[i]·b[i]ᵀ`, `∂loss/∂b[i] = a[i]ᵀ·g[i]`.
+    pub fn bmm(&self, other: &Tensor) -> Result<Tensor> {
+        let (sa, sb) = (self.shape(), other.shape());
+        let (&[batch, m, k], &[batch_b, k_b, n]) = (sa, sb) else {
+            return Err(Error::shape(
+                "bmm",
+                format!("cannot multiply {sa:?} by {sb:?}: needs [B, m, k] × [B, k, n]"),
+            ));
+        };
+        if batch != batch_b || k != k_b {
+            return Err(Error::shape(
+                "bmm",
+                format!("cannot multiply {sa:?} by {sb:?}: needs [B, m, k] × [B, k, n]"),
+            ));
+        }
+        let mut out = vec![0.0f32; batch * m * n];
+        {
+            let (a, b) = (self.data(), other.data());
+            batched_products(&mut out, batch, (m, n, k), |i| {
+                (
+                    MatRef::row_major(&a[i * m * k..][..m * k], m, k),
+                    MatRef::row_major(&b[i * k * n..][..k * n], k, n),
+                )
+            });
+        }
+        let (ac, bc) = (self.clone(), other.clone());
+        Ok(Tensor::from_op(
+            "bmm",
+            vec![batch, m, n],
+            out,
+            &[self, other],
+            move |g, needs| {
+                let gi = |i: usize| MatRef::row_major(&g[i * m * n..][..m * n], m, n);
+                // ∂loss/∂a[i] = g[i] · b[i]ᵀ
+                let ga = needs[0].then(|| {
+                    let b = bc.data();
+                    let mut ga = vec![0.0f32; batch * m * k];
+                    batched_products(&mut ga, batch, (m, k, n), |i| {
+                        (gi(i), MatRef::row_major(&b[i * k * n..][..k * n], k, n).t())
+                    });
+                    ga
+                });
+                // ∂loss/∂b[i] = a[i]ᵀ · g[i]
+                let gb = needs[1].then(|| {
+                    let a = ac.data();
+                    let mut gb = vec![0.0f32; batch * k * n];
+                    batched_products(&mut gb, batch, (k, n, m), |i| {
+                        (MatRef::row_major(&a[i * m * k..][..m * k], m, k).t(), gi(i))
+                    });
+                    gb
+                });
+                Ok(vec![ga, gb])
             },
         ))
     }

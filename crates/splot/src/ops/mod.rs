@@ -7,6 +7,7 @@ pub mod conv;
 pub mod cost;
 pub mod dropout;
 pub mod elementwise;
+pub mod index;
 pub mod linear;
 pub mod loss;
 pub mod norm;

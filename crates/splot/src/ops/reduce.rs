@@ -1,8 +1,10 @@
-//! Reductions: sum and mean of everything or along an axis, max and arg-max along an axis.
+//! Reductions: sum and mean of everything or along an axis, max and arg-max along an axis,
+//! log-sum-exp along an axis.
 //!
 //! Legend: a tensor is seen as `[outer, len, inner]` around the reduced axis.
 //! Backward: sum spreads `g` to every element, mean spreads `g/len`, max routes `g` to the
-//! arg-max (the first maximum, so ties are deterministic).
+//! arg-max (the first maximum, so ties are deterministic), log-sum-exp spreads `g` by the
+//! softmax along the axis.
 
 use crate::error::{Error, Result};
 use crate::tensor::{numel, Tensor};
@@ -140,5 +142,69 @@ impl Tensor {
                 best
             })
             .collect())
+    }
+
+    /// `ln Σ_l e^{x_l}` along `axis` (`torch.logsumexp`), computed stably as
+    /// `m + ln Σ_l e^{x_l − m}` with `m` the maximum (so large values do not overflow; an
+    /// axis of `−∞` gives `−∞`, an empty axis `−∞`); `keepdim` keeps the axis with size 1.
+    /// Backward: `∂out/∂x_l = e^{x_l − out}` (the softmax along the axis).
+    pub fn logsumexp(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
+        let (outer, len, inner) = split_at_axis("logsumexp", self.shape(), axis)?;
+        let mut out = vec![f32::NEG_INFINITY; outer * inner];
+        {
+            let x = self.data();
+            for o in 0..outer {
+                let (row, res) = (
+                    &x[o * len * inner..][..len * inner],
+                    &mut out[o * inner..][..inner],
+                );
+                // the maximum of each column, then Σ e^{x − max}, in inner-contiguous passes
+                for l in 0..len {
+                    res.iter_mut()
+                        .zip(&row[l * inner..][..inner])
+                        .for_each(|(m, &v)| *m = m.max(v));
+                }
+                // an infinite maximum shifts by 0: ±∞ and NaN come out as torch gives them
+                let shift: Vec<f32> = res
+                    .iter()
+                    .map(|&m| if m.is_finite() { m } else { 0.0 })
+                    .collect();
+                let mut sum = vec![0.0f32; inner];
+                for l in 0..len {
+                    sum.iter_mut()
+                        .zip(&row[l * inner..][..inner])
+                        .zip(&shift)
+                        .for_each(|((s, &v), &m)| *s += (v - m).exp());
+                }
+                res.iter_mut()
+                    .zip(sum.iter().zip(&shift))
+                    .for_each(|(r, (&s, &m))| *r = m + s.ln());
+            }
+        }
+        let shape = reduced_shape(self.shape(), axis, keepdim);
+        let (xc, lse) = (self.clone(), out.clone());
+        Ok(Tensor::from_op(
+            "logsumexp",
+            shape,
+            out,
+            &[self],
+            move |g, _| {
+                // ∂loss/∂x[o,l,i] = g[o,i] · e^{x[o,l,i] − out[o,i]}
+                let x = xc.data();
+                let mut gx = vec![0.0f32; outer * len * inner];
+                for o in 0..outer {
+                    let (g, lse) = (&g[o * inner..][..inner], &lse[o * inner..][..inner]);
+                    for l in 0..len {
+                        let at = (o * len + l) * inner;
+                        gx[at..at + inner]
+                            .iter_mut()
+                            .zip(&x[at..at + inner])
+                            .zip(g.iter().zip(lse))
+                            .for_each(|((d, &v), (&g, &s))| *d = g * (v - s).exp());
+                    }
+                }
+                Ok(vec![Some(gx)])
+            },
+        ))
     }
 }
