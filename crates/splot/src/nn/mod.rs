@@ -7,11 +7,13 @@
 
 mod container;
 mod layers;
+mod norm_resample;
 mod pool_norm;
 mod summary;
 
 pub use container::{Concat, Residual, Sequential};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
+pub use norm_resample::{GroupNorm, InstanceNorm2d, LayerNorm, Upsample};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
 pub use summary::{format_count, format_summary, group_thousands, summary, SummaryRow};
 
