@@ -1116,3 +1116,23 @@ fn interpolate_errors_name_the_op_and_shapes() {
     assert!(ConvTranspose2d::bilinear(2, 0).is_err());
     assert!(bilinear_upsampling_weight(2, 0).is_err());
 }
+
+#[test]
+fn empty_inputs_give_empty_outputs_and_gradients() {
+    let x = Tensor::zeros(&[2, 4, 0]).with_grad();
+    let w = Tensor::ones(&[4]).with_grad();
+    let y = x.group_norm(2, Some(&w), None, 1e-5).unwrap();
+    let grads = y.sum_all().backward().unwrap();
+    assert_eq!(grad(&grads, &w), vec![0.; 4]);
+    let y = Tensor::zeros(&[0, 3])
+        .with_grad()
+        .layer_norm(&[3], None, None, 1e-5)
+        .unwrap();
+    assert_eq!(y.shape(), &[0, 3]);
+    let x = Tensor::zeros(&[0, 2, 3, 3]).with_grad();
+    let y = x
+        .interpolate(&InterpolateConfig::scale(2.0).bilinear(true))
+        .unwrap();
+    assert_eq!(y.shape(), &[0, 2, 6, 6]);
+    y.sum_all().backward().unwrap();
+}

@@ -84,6 +84,14 @@ impl Rows {
         })
     }
 
+    /// The length of `γ β`: a row's length (positions) or the channels.
+    fn params(&self) -> usize {
+        match self.affine {
+            Affine::Positions => self.len,
+            Affine::Channels { c, .. } => c,
+        }
+    }
+
     /// Rows per task on the pool: enough that a task has `MIN_PARALLEL` values.
     fn rows_per_task(&self) -> usize {
         (MIN_PARALLEL / self.len.max(1)).max(1)
@@ -182,7 +190,6 @@ type RowGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
 /// The backward pass of [`forward_rows`]. `through_stats`: whether `μ σ²` are the rows' own
 /// statistics (differentiated through) or constants. `need = [x, γ, β]`.
-#[allow(clippy::too_many_arguments)]
 fn backward_rows(
     g: &[f32],
     x: &[f32],
@@ -282,8 +289,7 @@ fn backward_rows(
                 // ∂loss/∂γ_c = Σ g·x̂ and ∂loss/∂β_c = Σ g over the channel's runs, which
                 // are the run sums (taken without γ) added up in row order
                 let (mut sw, mut sb) = (vec![0.0f64; c], vec![0.0f64; c]);
-                for r in 0..rows.rows {
-                    let sums = &run_sums[r * runs_per_row..][..runs_per_row];
+                for (r, sums) in run_sums.chunks(runs_per_row).enumerate() {
                     for ((_, _, _, ch), run) in rows.runs(r, gamma, &zeros).zip(sums) {
                         sb[ch] += run[0];
                         sw[ch] += run[1];
@@ -330,14 +336,13 @@ fn inverse_std(var: f64, eps: f32) -> f32 {
 
 /// The op shared by the three normalisations: `y = (x − μ)·r·γ + β` over `rows`, with the
 /// rows' own statistics (`fixed = None`) or the given `(μ, r)` per row, recorded for
-/// autograd with parents `[x, weight?, bias?]`. `params` is the length of `γ β`. Also
+/// autograd with parents `[x, weight?, bias?]`. Also
 /// returns the rows' mean and biased variance when they were computed.
 #[allow(clippy::type_complexity)]
 fn normalize_rows(
     op: &'static str,
     x: &Tensor,
     rows: Rows,
-    params: usize,
     weight: Option<&Tensor>,
     bias: Option<&Tensor>,
     fixed: Option<Vec<(f32, f32)>>,
@@ -345,6 +350,7 @@ fn normalize_rows(
 ) -> (Tensor, Option<Vec<(f64, f64)>>) {
     // Copies of the small parameter vectors, so that no two locks are held at once and
     // backward sees forward's values.
+    let params = rows.params();
     let gamma = weight.map_or_else(|| vec![1.0; params], |w| w.to_vec());
     let beta = bias.map_or_else(|| vec![0.0; params], |b| b.to_vec());
     let through_stats = fixed.is_none();
@@ -477,11 +483,11 @@ impl Tensor {
         check_eps(OP, eps)?;
         let len = numel(normalized_shape);
         let rows = Rows {
-            rows: if len == 0 { 0 } else { self.numel() / len },
+            rows: self.numel().checked_div(len).unwrap_or(0),
             len,
             affine: Affine::Positions,
         };
-        Ok(normalize_rows(OP, self, rows, len, weight, bias, None, eps).0)
+        Ok(normalize_rows(OP, self, rows, weight, bias, None, eps).0)
     }
 
     // ============================================================ group normalisation
@@ -520,7 +526,7 @@ impl Tensor {
             len: per_row * inner,
             affine: Affine::Channels { c, per_row, inner },
         };
-        Ok(normalize_rows(OP, self, rows, c, weight, bias, None, eps).0)
+        Ok(normalize_rows(OP, self, rows, weight, bias, None, eps).0)
     }
 
     // ============================================================ instance normalisation
@@ -592,7 +598,7 @@ impl Tensor {
             let stats = (0..n * c)
                 .map(|r| (rm[r % c], inverse_std(rv[r % c] as f64, cfg.eps)))
                 .collect();
-            return Ok(normalize_rows(OP, self, rows, c, weight, bias, Some(stats), cfg.eps).0);
+            return Ok(normalize_rows(OP, self, rows, weight, bias, Some(stats), cfg.eps).0);
         }
         if inner <= 1 {
             return Err(Error::shape(
@@ -600,7 +606,7 @@ impl Tensor {
                 format!("expected more than 1 spatial value per channel when using input statistics, got input {x:?}"),
             ));
         }
-        let (y, moments) = normalize_rows(OP, self, rows, c, weight, bias, None, cfg.eps);
+        let (y, moments) = normalize_rows(OP, self, rows, weight, bias, None, cfg.eps);
         let moments = moments.expect("input statistics were computed");
         let momentum = cfg.momentum as f64;
         let unbias = inner as f64 / (inner as f64 - 1.0);
