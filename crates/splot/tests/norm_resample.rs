@@ -1109,6 +1109,8 @@ fn interpolate_errors_name_the_op_and_shapes() {
             "{e}"
         );
     }
+    let e = err(x.interpolate(&InterpolateConfig::scale(1e300)));
+    assert!(e.contains("too many values"), "{e}");
     let e = err(x.interpolate(&InterpolateConfig::size(3, 3).recompute_scale_factor(true)));
     assert!(e.contains("recompute_scale_factor"), "{e}");
     // the bilinear transposed convolution

@@ -116,7 +116,7 @@ impl InterpolateConfig {
 ///
 /// Errors: an input that is not `[n, c, h, w]` or has an empty axis `h` or `w`, a scale
 /// factor that is not positive and finite, `recompute_scale_factor` with an explicit size,
-/// an output size of zero.
+/// an output size of zero, an output whose number of values overflows.
 pub fn interpolate_output_shape(input: &[usize], cfg: &InterpolateConfig) -> Result<[usize; 4]> {
     const OP: &str = "interpolate";
     if input.len() != 4 {
@@ -168,7 +168,18 @@ pub fn interpolate_output_shape(input: &[usize], cfg: &InterpolateConfig) -> Res
             ),
         ));
     }
-    Ok([input[0], input[1], out[0], out[1]])
+    let shape = [input[0], input[1], out[0], out[1]];
+    if shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .is_none()
+    {
+        return Err(Error::shape(
+            OP,
+            format!("output {shape:?} of input {input:?} has too many values"),
+        ));
+    }
+    Ok(shape)
 }
 
 // ================================================================ taps along one axis
