@@ -211,6 +211,27 @@ OPS["roi_align_fwd_512"] = roi_align_fwd_512
 OPS["roi_align_fwdbwd_512"] = roi_align_fwdbwd_512
 
 
+def upsample_bilinear(backward):
+    """FCN's score upsampling: [8, 21, 64, 64] bilinear x2, align_corners=False."""
+    def prepare():
+        x = torch.randn(BATCH, 21, 64, 64, requires_grad=backward)
+        forward = lambda: F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)  # noqa: E731
+        if backward:
+            return forward_backward(forward, (x,)), 0.0
+
+        def run():
+            with torch.inference_mode():
+                forward()
+
+        return run, 0.0
+
+    return prepare
+
+
+OPS["upsample_bilinear_fwd_21_64"] = upsample_bilinear(False)
+OPS["upsample_bilinear_fwdbwd_21_64"] = upsample_bilinear(True)
+
+
 def prepare(name):
     """(run, flops of one run) for the workload called `name`."""
     torch.manual_seed(1)

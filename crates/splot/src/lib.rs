@@ -49,5 +49,6 @@ pub use ops::loss::{CrossEntropyConfig, Reduction};
 pub use ops::norm::{BatchNormConfig, LrnConfig, LrnConvention};
 pub use ops::padding::{Padding2d, PaddingMode};
 pub use ops::pool::Pool2dConfig;
+pub use ops::resample::{InterpolateConfig, InterpolateMode, OutputSize};
 pub use ops::roi::{boxes_to_rois, RoiAlignConfig, Rois};
 pub use tensor::{Rng, Tensor};

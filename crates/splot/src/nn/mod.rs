@@ -8,6 +8,7 @@
 mod container;
 mod embedding;
 mod layers;
+mod norm_resample;
 mod pool_norm;
 mod recurrent;
 mod summary;
@@ -15,6 +16,7 @@ mod summary;
 pub use container::{Concat, Residual, Sequential};
 pub use embedding::Embedding;
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
+pub use norm_resample::{GroupNorm, InstanceNorm2d, LayerNorm, Upsample};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
 pub use recurrent::{LSTMCell, LstmConfig, LstmOutput, LstmParams, LSTM};
 pub use summary::{format_count, format_summary, group_thousands, summary, SummaryRow};
