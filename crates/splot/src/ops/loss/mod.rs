@@ -1,142 +1,40 @@
-//! Losses: cross-entropy from logits (stable; label smoothing and class weights), negative
-//! log-likelihood of log-probabilities, mean squared error.
+//! Losses, equal to `torch.nn.functional`'s with reduction mean, sum or none:
 //!
-//! Legend: `n` samples, `k` classes, `z [n, k]` logits, `lp = log_softmax(z)`, `y_i` the
-//! target class of sample `i`, `w` class weights (1 when absent), `ε` label smoothing.
-//! As PyTorch defines them (mean reduction):
-//! `nll = Σ_i −w_{y_i}·lp[i, y_i] / Σ_i w_{y_i}` and
-//! `cross_entropy = (1 − ε)·nll + (ε/k)·Σ_i Σ_c −w_c·lp[i, c] / D`, with `D = Σ_i w_{y_i}`
-//! when weighted and `D = n` otherwise.
+//! - [`cross_entropy`]: [`Tensor::cross_entropy`] of logits and [`Tensor::nll_loss`] of
+//!   log-probabilities over `[n, k]`, `[n, k, d1, …]` (per-pixel targets for
+//!   segmentation) or `[k]`, with class weights, label smoothing and an ignored index;
+//! - [`pointwise`]: [`Tensor::smooth_l1_loss`] (Huber-like, L1 at `beta = 0`) and
+//!   [`Tensor::binary_cross_entropy_with_logits`] (stable log-sigmoid, element and
+//!   positive-class weights);
+//! - [`Tensor::mse_loss`], mean squared error.
+//!
+//! Legend (shared by the files): `x` the input (logits or predictions), `t` the target,
+//! `ℓ_i` the loss of element or position `i` before reduction, `g = ∂loss/∂output`.
+//! Reductions: `none` returns every `ℓ_i`, `sum` returns `Σ_i ℓ_i`, `mean` returns
+//! `Σ_i ℓ_i / D` with `D` the number of elements — except for the class losses, where
+//! `D` is the total weight of the counted targets (see [`cross_entropy`]).
+
+pub mod cross_entropy;
+pub mod pointwise;
+
+pub use cross_entropy::CrossEntropyConfig;
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// How per-sample losses are combined.
+/// How the per-element (per-sample, per-pixel) losses are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Reduction {
-    /// Weighted mean over samples (PyTorch's default).
+    /// (Weighted) mean (PyTorch's default).
     #[default]
     Mean,
-    /// Sum over samples.
+    /// Sum.
     Sum,
-}
-
-/// Options of [`Tensor::cross_entropy`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CrossEntropyConfig {
-    /// Label smoothing `ε ∈ [0, 1]`: the target distribution is `(1 − ε)·onehot + ε/k`.
-    pub label_smoothing: f32,
-    /// One weight per class, or `None` for equal weights.
-    pub class_weights: Option<Vec<f32>>,
-    /// Mean or sum over samples.
-    pub reduction: Reduction,
-}
-
-/// The one loss kernel: `Σ_i Σ_c coef[i, c]·(−lp[i, c]) / D`, linear in `lp`, so its
-/// backward is `−coef/D` times the upstream gradient.
-fn weighted_nll(
-    op: &'static str,
-    lp: &Tensor,
-    targets: &[usize],
-    cfg: &CrossEntropyConfig,
-) -> Result<Tensor> {
-    let s = lp.shape();
-    if s.len() != 2 {
-        return Err(Error::shape(
-            op,
-            format!("input must be [n, classes], got {s:?}"),
-        ));
-    }
-    let (n, k) = (s[0], s[1]);
-    if targets.len() != n {
-        return Err(Error::shape(
-            op,
-            format!("{} targets for input {s:?}", targets.len()),
-        ));
-    }
-    if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= k) {
-        return Err(Error::shape(
-            op,
-            format!("target {t} of sample {i} is not a class of input {s:?}"),
-        ));
-    }
-    let eps = cfg.label_smoothing;
-    if !(0.0..=1.0).contains(&eps) {
-        return Err(Error::config(
-            op,
-            format!("label smoothing {eps} must lie in [0, 1]"),
-        ));
-    }
-    let weights = match &cfg.class_weights {
-        Some(w) if w.len() != k => {
-            return Err(Error::shape(
-                op,
-                format!("{} class weights for {k} classes (input {s:?})", w.len()),
-            ));
-        }
-        Some(w) => w.clone(),
-        None => vec![1.0; k],
-    };
-    let denominator = match (cfg.reduction, cfg.class_weights.is_some()) {
-        (Reduction::Sum, _) => 1.0,
-        (Reduction::Mean, true) => targets.iter().map(|&t| weights[t] as f64).sum::<f64>(),
-        (Reduction::Mean, false) => n as f64,
-    };
-    // coef[i, c] = (1 − ε)·w_c·[c = y_i] + (ε/k)·w_c
-    let mut coef = vec![0.0f64; n * k];
-    for (i, &t) in targets.iter().enumerate() {
-        for c in 0..k {
-            coef[i * k + c] = eps as f64 / k as f64 * weights[c] as f64;
-        }
-        coef[i * k + t] += (1.0 - eps as f64) * weights[t] as f64;
-    }
-    let loss: f64 = {
-        let d = lp.data();
-        coef.iter()
-            .zip(d.iter())
-            .map(|(&c, &v)| -c * v as f64)
-            .sum::<f64>()
-            / denominator
-    };
-    Ok(Tensor::from_op(
-        op,
-        vec![],
-        vec![loss as f32],
-        &[lp],
-        move |g, _| {
-            // ∂loss/∂lp[i, c] = −coef[i, c]/D
-            Ok(vec![Some(
-                coef.iter()
-                    .map(|&c| (-c / denominator) as f32 * g[0])
-                    .collect(),
-            )])
-        },
-    ))
+    /// No reduction: one loss per element (PyTorch's `reduction='none'`).
+    None,
 }
 
 impl Tensor {
-    /// Cross-entropy of logits `[n, k]` against class indices, through a stable
-    /// log-softmax; optional label smoothing and class weights as in PyTorch.
-    pub fn cross_entropy(&self, targets: &[usize], cfg: &CrossEntropyConfig) -> Result<Tensor> {
-        if self.ndim() != 2 {
-            return Err(Error::shape(
-                "cross_entropy",
-                format!("logits must be [n, classes], got {:?}", self.shape()),
-            ));
-        }
-        weighted_nll("cross_entropy", &self.log_softmax(1)?, targets, cfg)
-    }
-
-    /// Negative log-likelihood of log-probabilities `[n, k]` (PyTorch's `nll_loss`), with
-    /// optional class weights; mean reduction weighted by the targets' weights.
-    pub fn nll_loss(&self, targets: &[usize], class_weights: Option<&[f32]>) -> Result<Tensor> {
-        let cfg = CrossEntropyConfig {
-            class_weights: class_weights.map(<[f32]>::to_vec),
-            ..Default::default()
-        };
-        weighted_nll("nll_loss", self, targets, &cfg)
-    }
-
     /// Mean squared error `mean((self − target)²)`; the shapes must be equal.
     pub fn mse_loss(&self, target: &Tensor) -> Result<Tensor> {
         if self.shape() != target.shape() {
