@@ -140,7 +140,10 @@ impl Problem {
             Some(w) if w.len() != k => {
                 return Err(Error::shape(
                     op,
-                    format!("{} class weights for {k} classes (input {shape:?})", w.len()),
+                    format!(
+                        "{} class weights for {k} classes (input {shape:?})",
+                        w.len()
+                    ),
                 ));
             }
             Some(w) => {
@@ -199,7 +202,9 @@ impl Problem {
                     *s += (v - m).exp();
                 }
             }
-            lse.iter_mut().zip(sums.iter()).for_each(|(m, s)| *m += s.ln());
+            lse.iter_mut()
+                .zip(sums.iter())
+                .for_each(|(m, s)| *m += s.ln());
         } else {
             lse.fill(0.0);
         }

@@ -30,8 +30,7 @@ fn same_shape(op: &'static str, input: &Tensor, target: &Tensor) -> Result<()> {
 /// The values of `w` broadcast to `shape` (which `w` must broadcast to, NumPy's rules).
 fn expand(op: &'static str, what: &str, w: &Tensor, shape: &[usize]) -> Result<Vec<f32>> {
     let fits = w.ndim() <= shape.len()
-        && w
-            .shape()
+        && w.shape()
             .iter()
             .rev()
             .zip(shape.iter().rev())
@@ -132,7 +131,12 @@ impl Tensor {
     /// `F.smooth_l1_loss`: with `z = |x − t|`, `ℓ = 0.5·z²/β` where `z < β`, else
     /// `z − 0.5·β`; `β = 0` is the L1 loss `z`. `β` must be finite and `≥ 0`.
     /// Gradient `∂ℓ/∂x = d/β` where `|d| < β`, else `sign(d)`; `∂ℓ/∂t = −∂ℓ/∂x`.
-    pub fn smooth_l1_loss(&self, target: &Tensor, beta: f32, reduction: Reduction) -> Result<Tensor> {
+    pub fn smooth_l1_loss(
+        &self,
+        target: &Tensor,
+        beta: f32,
+        reduction: Reduction,
+    ) -> Result<Tensor> {
         const OP: &str = "smooth_l1_loss";
         same_shape(OP, self, target)?;
         if !(beta.is_finite() && beta >= 0.0) {
