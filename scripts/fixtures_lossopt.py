@@ -19,6 +19,17 @@ after each call, `losses` [20] what each call returned. The closure computes the
 gradient by hand in float32 scalar arithmetic (the Rust test does the same, operation for
 operation), so the comparison is of the optimiser alone. The options are the metadata.
 
+One PyTorch operation is replaced: the square root in `_cubic_interpolate`. PyTorch's CPU
+`sqrt` of float32 (MKL's vector math in its high-accuracy mode) is not correctly rounded:
+on the machine that made these files about one value in six is 1 ulp off, where Rust's
+`f32::sqrt` (IEEE) is exact. On the curved valley of the Rosenbrock function L-BFGS
+amplifies a 1-ulp change of a trial step to differences of 1e-3 within a few iterations,
+so the fixtures are made with `Tensor.sqrt` computed as the correctly rounded float32
+square root (`x.double().sqrt().float()`); everything else is torch.optim.LBFGS as
+installed. `lbfgs_strong_wolfe_torch_sqrt` is the same run as `lbfgs_strong_wolfe` with
+PyTorch's own sqrt, kept to show the effect (the test compares its first steps, before a
+sqrt is off, and its end point).
+
 Run from the repository root:
 
     /work/main/bench/.venv/bin/python scripts/fixtures_lossopt.py
@@ -159,7 +170,22 @@ def rosenbrock_closure(p):
     return closure
 
 
-def lbfgs_case(name, steps=20, **options):
+class correctly_rounded_sqrt:
+    """Within this block `Tensor.sqrt` of float32 is the correctly rounded square root."""
+
+    def __enter__(self):
+        self.sqrt = torch.Tensor.sqrt
+        sqrt = self.sqrt
+        torch.Tensor.sqrt = lambda x: sqrt(x.double()).to(x.dtype)
+
+    def __exit__(self, *exc):
+        torch.Tensor.sqrt = self.sqrt
+
+
+def lbfgs_case(name, steps=20, torch_sqrt=False, **options):
+    if not torch_sqrt:
+        with correctly_rounded_sqrt():
+            return lbfgs_case(name, steps, True, **options)
     p = torch.tensor([-1.5, 2.0], dtype=torch.float32, requires_grad=True)
     opt = torch.optim.LBFGS([p], **options)
     closure = rosenbrock_closure(p)
@@ -180,6 +206,8 @@ def lbfgs_case(name, steps=20, **options):
 def lbfgs_cases():
     lbfgs_case("strong_wolfe", lr=1.0, max_iter=5, history_size=10,
                line_search_fn="strong_wolfe")
+    lbfgs_case("strong_wolfe_torch_sqrt", torch_sqrt=True, lr=1.0, max_iter=5,
+               history_size=10, line_search_fn="strong_wolfe")
     lbfgs_case("strong_wolfe_defaults", line_search_fn="strong_wolfe")
     lbfgs_case("fixed_step", lr=0.05, max_iter=4, history_size=5)
     lbfgs_case("fixed_step_one_iteration", lr=0.02, max_iter=1, history_size=3)

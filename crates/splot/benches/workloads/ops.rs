@@ -31,7 +31,13 @@ pub fn workloads() -> Vec<OpWorkload> {
 fn cross_entropy_segmentation(rng: &mut Rng) -> splot::Result<Runner> {
     let z = Tensor::randn(&[8, 21, 128, 128], 0.0, 1.0, rng).with_grad();
     let targets: Vec<usize> = (0..8 * 128 * 128)
-        .map(|_| if rng.below(10) == 0 { 255 } else { rng.below(21) })
+        .map(|_| {
+            if rng.below(10) == 0 {
+                255
+            } else {
+                rng.below(21)
+            }
+        })
         .collect();
     let cfg = splot::CrossEntropyConfig {
         ignore_index: Some(255),
