@@ -374,7 +374,10 @@ proptest! {
 
 // ---------------------------------------------------------------- PyTorch
 
-fn fixtures() -> Vec<(String, HashMap<String, Tensor>, HashMap<String, String>)> {
+/// A fixture file: its name, its tensors and its metadata (the options).
+type Fixture = (String, HashMap<String, Tensor>, HashMap<String, String>);
+
+fn fixtures() -> Vec<Fixture> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lossopt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

@@ -698,9 +698,10 @@ impl Lbfgs {
                 // multiply by initial Hessian; r/d is the final direction
                 let h_diag = st.h_diag.expect("an initial Hessian scale");
                 let mut r = scaled(&q, h_diag);
-                for i in 0..num_old {
-                    let be_i = dot(&st.old_dirs[i], &r) * st.ro[i];
-                    axpy(&mut r, al[i] - be_i, &st.old_stps[i]);
+                let pairs = st.old_dirs.iter().zip(&st.old_stps).zip(&st.ro);
+                for (((y_i, s_i), &ro_i), &al_i) in pairs.zip(&al) {
+                    let be_i = dot(y_i, &r) * ro_i;
+                    axpy(&mut r, al_i - be_i, s_i);
                 }
                 st.d = r;
             }
