@@ -113,6 +113,14 @@ fn unbatched_logits_and_large_logits() {
     let l = z.cross_entropy(&[2], &none).unwrap();
     assert_eq!(l.shape(), &[] as &[usize]);
     close("unbatched", &l, &[3f32.ln()]);
+    // no positions (a pixel axis of length 0): mean NaN (0/0, as PyTorch), none empty
+    let empty = Tensor::zeros(&[2, 3, 0]).with_grad();
+    let mean = empty
+        .cross_entropy(&[], &CrossEntropyConfig::default())
+        .unwrap();
+    assert!(mean.item().unwrap().is_nan());
+    assert_eq!(mean.backward().unwrap().get(&empty).unwrap().numel(), 0);
+    assert_eq!(empty.cross_entropy(&[], &none).unwrap().shape(), &[2, 0]);
     // per-pixel logits of ±1000 stay finite: −lp = 0 and 2000
     let big = t(&[1000., -1000., -1000., 1000.], &[1, 2, 2]);
     let l = big.cross_entropy(&[0, 0], &none).unwrap();

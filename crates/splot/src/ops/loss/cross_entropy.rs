@@ -236,7 +236,9 @@ impl Problem {
         let positions = self.n * inner;
         let mut lse = vec![0.0f32; positions];
         let mut loss = vec![0.0f32; positions];
-        if inner == 1 {
+        if positions == 0 {
+            // an empty batch or a pixel axis of length 0
+        } else if inner == 1 {
             // [n, k]: tiles of one position each, many rows per task.
             lse.par_chunks_mut(ROWS)
                 .zip(loss.par_chunks_mut(ROWS))
@@ -290,7 +292,9 @@ impl Problem {
             }
         };
         let mut grad = vec![0.0f32; x.len()];
-        if inner == 1 {
+        if x.is_empty() {
+            // nothing to differentiate
+        } else if inner == 1 {
             // [n, k]: a task per block of rows
             grad.par_chunks_mut(k * ROWS)
                 .enumerate()
