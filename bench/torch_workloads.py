@@ -232,6 +232,17 @@ OPS["upsample_bilinear_fwd_21_64"] = upsample_bilinear(False)
 OPS["upsample_bilinear_fwdbwd_21_64"] = upsample_bilinear(True)
 
 
+def cross_entropy_segmentation():
+    """[8, 21, 128, 128] logits against per-pixel targets, about a tenth ignored (255)."""
+    x = torch.randn(8, 21, 128, 128, requires_grad=True)
+    t = torch.randint(0, 21, (8, 128, 128))
+    t[torch.rand(8, 128, 128) < 0.1] = 255
+    return forward_backward(lambda: F.cross_entropy(x, t, ignore_index=255), (x,)), 0.0
+
+
+OPS["cross_entropy_fwdbwd_21_128"] = cross_entropy_segmentation
+
+
 def prepare(name):
     """(run, flops of one run) for the workload called `name`."""
     torch.manual_seed(1)

@@ -226,6 +226,7 @@ proptest! {
             label_smoothing: smoothing,
             class_weights: weighted.then(|| (0..k).map(|_| rng.uniform(0.5, 2.0)).collect()),
             reduction: Reduction::Mean,
+            ignore_index: None,
         };
         gradcheck("cross_entropy", std::slice::from_ref(&z), |v| v[0].cross_entropy(&targets, &cfg), 1e-2, 2e-3, 2e-3, seed)
             .map_err(TestCaseError::fail)?;

@@ -14,6 +14,12 @@ pub type OpWorkload = (&'static str, fn(&mut Rng) -> splot::Result<Runner>, f64)
 /// Every op workload.
 pub fn workloads() -> Vec<OpWorkload> {
     vec![
+        // losses
+        (
+            "cross_entropy_fwdbwd_21_128",
+            cross_entropy_segmentation,
+            0.0,
+        ),
         // resampling
         ("upsample_bilinear_fwd_21_64", upsample_bilinear_fwd, 0.0),
         (
@@ -29,6 +35,28 @@ pub fn workloads() -> Vec<OpWorkload> {
         ("lstm_fwd_2x512_b64_t20", lstm_fwd, LSTM_FLOPS),
         ("lstm_fwdbwd_2x512_b64_t20", lstm_fwdbwd, 3.0 * LSTM_FLOPS),
     ]
+}
+
+// ---------------------------------------------------------------- losses
+
+/// Segmentation's loss: cross-entropy of `[8, 21, 128, 128]` logits against per-pixel
+/// targets, about a tenth of them the ignored 255, forward and backward.
+fn cross_entropy_segmentation(rng: &mut Rng) -> splot::Result<Runner> {
+    let z = Tensor::randn(&[8, 21, 128, 128], 0.0, 1.0, rng).with_grad();
+    let targets: Vec<usize> = (0..8 * 128 * 128)
+        .map(|_| {
+            if rng.below(10) == 0 {
+                255
+            } else {
+                rng.below(21)
+            }
+        })
+        .collect();
+    let cfg = splot::CrossEntropyConfig {
+        ignore_index: Some(255),
+        ..Default::default()
+    };
+    forward_backward(move || z.cross_entropy(&targets, &cfg))
 }
 
 // ---------------------------------------------------------------- resampling

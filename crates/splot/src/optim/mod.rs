@@ -2,6 +2,8 @@
 //!
 //! - [`Sgd`], [`Adam`], [`AdamW`]: update parameters in place from the gradients of one
 //!   backward pass, with PyTorch's update rules (`torch.optim.SGD`, `Adam`, `AdamW`).
+//! - [`Lbfgs`]: PyTorch's `torch.optim.LBFGS` (with its strong-Wolfe line search), stepped
+//!   by a closure that re-evaluates the loss; it stands outside the [`Optimizer`] trait.
 //! - [`Penalty`]: L1, L2 and elastic-net terms added to the gradients before the step, so
 //!   they work with any optimiser.
 //! - [`Schedule`]: the learning rate as a pure function of the epoch or step, so a resumed
@@ -30,11 +32,13 @@
 //! ```
 
 mod adam;
+mod lbfgs;
 mod penalty;
 mod schedule;
 mod sgd;
 
 pub use adam::{Adam, AdamW};
+pub use lbfgs::{Lbfgs, LineSearch};
 pub use penalty::{Penalty, PenaltyTarget};
 pub use schedule::Schedule;
 pub use sgd::Sgd;
