@@ -127,8 +127,8 @@ fn every_box_holds_exactly_its_digits_mask_pixels() {
                 assert_eq!(a.iscrowd, Some(0));
                 let (rh, rw, rle) = decode_rle(a.segmentation.as_ref().unwrap());
                 assert_eq!((rh, rw), (h, w));
-                for p in 0..w * h {
-                    assert_eq!(rle[p] == 1, objects.data[p] == inst, "{stem} RLE pixel {p}");
+                for (p, (&r, &o)) in rle.iter().zip(&objects.data).enumerate() {
+                    assert_eq!(r == 1, o == inst, "{stem} RLE pixel {p}");
                 }
             }
             // Every labelled pixel belongs to an instance, every border pixel touches one
