@@ -12,8 +12,8 @@
 //!   Later digits are drawn over earlier ones (alpha blending by the digit's coverage).
 //!   A digit's *ink* is the pixels it covers by at least half ([`INK_THRESHOLD`]); a
 //!   position is accepted only if every digit keeps at least 75 % of its ink visible
-//!   ([`MAX_HIDDEN`]); a digit that finds no place in 25 tries is shrunk by a fifth (down to
-//!   14 px) and tried again, and left out after that.
+//!   ([`MAX_HIDDEN`]); a digit that finds no place in 25 tries is shrunk by a fifth and
+//!   tried again (at most four times, never below 14 px), and left out after that.
 //! - its targets, from the digits' visible ink (never from the pixels, so clutter can not
 //!   leak into them): the class mask (digit + 1, 0 background, [`IGNORE_INDEX`] on the
 //!   one-pixel border: the non-ink pixels 8-adjacent to ink), the instance mask (k + 1 for
