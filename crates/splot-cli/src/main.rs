@@ -1,5 +1,6 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
+mod data;
 mod eval;
 mod features;
 mod filters;
@@ -60,6 +61,8 @@ enum Command {
     Saliency(saliency::SaliencyArgs),
     /// Draw a run's training curves: loss and accuracy per epoch (PNG or SVG).
     Plot(plot::PlotArgs),
+    /// Make splot's offline data sets (`data scenes`: digit scenes in VOC and COCO layouts).
+    Data(data::DataArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Features(args) => features::run(&args),
         Command::Saliency(args) => saliency::run(&args),
         Command::Plot(args) => plot::run(&args),
+        Command::Data(args) => data::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

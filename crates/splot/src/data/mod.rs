@@ -12,8 +12,8 @@
 //! or 3 channels, any size) and a [`Target`] (a class, a mask, boxes, captions, nothing),
 //! read from the layouts users already have by one set of readers — [`image_folder`],
 //! [`csv_list`], IDX ([`ImageDataset`]), [`voc_segmentation`], [`coco_instances`],
-//! [`coco_captions`] — which read splot's own offline sets ([`UciDigits`], the digit scenes)
-//! too.
+//! [`coco_captions`] — which read splot's own offline sets ([`UciDigits`], the digit scenes
+//! of [`scenes`]) too.
 
 mod batch;
 pub mod coco;
@@ -24,6 +24,7 @@ pub mod image;
 pub mod loader;
 pub mod mnist;
 mod sample;
+pub mod scenes;
 mod source;
 pub mod synthetic;
 pub mod voc;
