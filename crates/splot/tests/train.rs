@@ -41,7 +41,7 @@ fn short_runs_learn_far_above_chance() {
         )
         .unwrap();
         let Outcome::Finished {
-            best_accuracy,
+            best: best_accuracy,
             last,
         } = outcome
         else {
@@ -55,12 +55,12 @@ fn short_runs_learn_far_above_chance() {
         let last = last.unwrap();
         eprintln!(
             "{model}: train loss {} test accuracy {best_accuracy}",
-            last.train_loss
+            last.train_loss()
         );
         assert!(
-            last.train_loss < 1.8,
+            last.train_loss() < 1.8,
             "{model}: mean training loss {} (chance ln 10 ≈ 2.30)",
-            last.train_loss
+            last.train_loss()
         );
         let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
         assert_eq!(csv.lines().count(), 2, "{csv}");
