@@ -37,7 +37,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .unwrap_or(names.len());
     let loader = eval_loader(&ck.config.model, input, data.val.clone())?;
     let e = splot::run_in_pool(|| {
-        evaluate_loader(&net, input[0], &loader, classes, &CrossEntropyConfig::default())
+        evaluate_loader(
+            &net,
+            input[0],
+            &loader,
+            classes,
+            &CrossEntropyConfig::default(),
+        )
     })?;
     let top5 = e
         .top5

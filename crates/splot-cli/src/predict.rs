@@ -55,9 +55,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let tensors = images
         .iter()
         .map(|path| read_picture(path, input))
-        .map(|t| {
-            t.and_then(|t| splot::tasks::classify::match_channels(&t, input[0]))
-        })
+        .map(|t| t.and_then(|t| splot::tasks::classify::match_channels(&t, input[0])))
         .collect::<Result<Vec<Tensor>>>()?;
     let batch = Tensor::concat(&tensors.iter().collect::<Vec<_>>(), 0)?;
     let probs =

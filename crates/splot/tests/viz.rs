@@ -292,8 +292,10 @@ fn training_curves_have_the_size_asked_for_and_are_not_blank() {
     nan[2].set("train_loss", f64::NAN);
     nan[2].set("test_loss", f64::NAN);
     assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
-    nan.iter_mut().for_each(|r| r.set("train_accuracy", f64::NAN));
-    nan.iter_mut().for_each(|r| r.set("test_accuracy", f64::NAN));
+    nan.iter_mut()
+        .for_each(|r| r.set("train_accuracy", f64::NAN));
+    nan.iter_mut()
+        .for_each(|r| r.set("test_accuracy", f64::NAN));
     assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
     let e = plot::metrics_png(&[], (800, 400)).unwrap_err().to_string();
     assert!(e.contains("no epochs"), "{e}");

@@ -145,7 +145,13 @@ impl Task for Classify {
     }
 
     fn evaluate(&self, loader: &Loader) -> Result<Vec<(String, f64)>> {
-        let e = evaluate_loader(&self.net, self.input[0], loader, self.classes, &self.smoothing)?;
+        let e = evaluate_loader(
+            &self.net,
+            self.input[0],
+            loader,
+            self.classes,
+            &self.smoothing,
+        )?;
         let mut out = vec![
             ("loss".to_string(), e.loss),
             ("accuracy".to_string(), e.accuracy),
@@ -169,10 +175,7 @@ impl Task for Classify {
             ("model", self.model.clone()),
             ("classes", self.classes.to_string()),
             ("class_names", self.options.class_names.join("\n")),
-            (
-                "label_smoothing",
-                self.options.label_smoothing.to_string(),
-            ),
+            ("label_smoothing", self.options.label_smoothing.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -344,7 +347,12 @@ pub fn idx_loaders(
     let limit = |d: &ImageDataset, n: Option<usize>| d.subset(0..n.unwrap_or(d.len()).min(d.len()));
     let pad = pad_for(&task.model, task.input, train.rows(), train.cols())?;
     Ok((
-        idx_loader(limit(train, config.limit_train), config.batch_size, Some(config), pad)?,
+        idx_loader(
+            limit(train, config.limit_train),
+            config.batch_size,
+            Some(config),
+            pad,
+        )?,
         idx_loader(limit(test, config.limit_test), 500, None, pad)?,
     ))
 }
@@ -384,7 +392,11 @@ impl ClassifyData {
                 || dir.join(format!("{stem}-images-idx3-ubyte")).exists()
         };
         let folder_split = |dir: &Path| -> Result<crate::data::FileDataset> {
-            if dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) && dir.is_file() {
+            if dir
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                && dir.is_file()
+            {
                 csv_list(dir)
             } else {
                 image_folder(dir)
@@ -424,7 +436,10 @@ impl ClassifyData {
             });
         } else if path.is_file() {
             let val = val.ok_or_else(|| {
-                Error::format(path, "a CSV training list needs --val with the evaluation list")
+                Error::format(
+                    path,
+                    "a CSV training list needs --val with the evaluation list",
+                )
             })?;
             (csv_list(path)?, folder_split(val)?, "CSV")
         } else {
@@ -484,7 +499,10 @@ pub fn decoded_grey(data: &dyn Dataset) -> Result<ImageDataset> {
             other => {
                 return Err(Error::config(
                     "classify",
-                    format!("{}: target {other:?} is not a class below 256", data.describe(i)),
+                    format!(
+                        "{}: target {other:?} is not a class below 256",
+                        data.describe(i)
+                    ),
                 ))
             }
         };

@@ -128,7 +128,10 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     if meta.contains_key("progress.correct") {
         sums.push(("accuracy".to_string(), number("progress.correct")?));
     }
-    let best = match (meta.get("progress.best"), meta.get("progress.best_accuracy")) {
+    let best = match (
+        meta.get("progress.best"),
+        meta.get("progress.best_accuracy"),
+    ) {
         (Some(b), _) if b == "none" => None,
         (Some(_), _) => Some(number("progress.best")?),
         (None, Some(_)) => Some(number("progress.best_accuracy")?),

@@ -210,7 +210,11 @@ impl Optimizer for GroupOptimizer {
         let mut out = Vec::new();
         for (k, (_, o)) in self.groups.iter().enumerate() {
             let prefix = Self::prefix(k);
-            out.extend(o.state().into_iter().map(|(n, t)| (format!("{prefix}{n}"), t)));
+            out.extend(
+                o.state()
+                    .into_iter()
+                    .map(|(n, t)| (format!("{prefix}{n}"), t)),
+            );
         }
         out
     }
@@ -242,7 +246,11 @@ pub fn clip_grad_norm(params: &[NamedTensor], grads: &mut Gradients, max_norm: f
     let mut sum = 0.0f64;
     for p in params {
         if let Some(g) = grads.get(&p.tensor) {
-            sum += g.data().iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+            sum += g
+                .data()
+                .iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>();
         }
     }
     let total = sum.sqrt() as f32;

@@ -270,7 +270,11 @@ pub fn fit(
     for epoch in progress.epoch..config.epochs {
         let lr = config.lr_at(epoch);
         optimizer.set_learning_rates(|base| {
-            config.schedule.clone().with_total(config.epochs).lr_at(base, epoch)
+            config
+                .schedule
+                .clone()
+                .with_total(config.epochs)
+                .lr_at(base, epoch)
         });
         let start_batch = progress.batch;
         on_event(Event::EpochStart {
