@@ -9,7 +9,7 @@ use splot::Result;
 #[derive(Subcommand)]
 pub enum Mode {
     /// Train a classifier on any classification data (MNIST by default).
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Accuracy, top-5, per-class accuracy and confusion matrix of a checkpoint.
     Eval(eval::EvalArgs),
     /// Classify pictures with a checkpoint or a zoo network.

@@ -119,7 +119,7 @@ impl FromStr for ParamGroup {
         };
         let lr: f32 = lr.trim().parse().map_err(|_| err("LR is not a number"))?;
         let weight_decay: f32 = wd.trim().parse().map_err(|_| err("WD is not a number"))?;
-        if !(lr.is_finite() && lr > 0.0) || !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        if !(lr.is_finite() && lr > 0.0 && weight_decay.is_finite() && weight_decay >= 0.0) {
             return Err(err("LR must be positive and WD at least 0"));
         }
         Ok(ParamGroup {
