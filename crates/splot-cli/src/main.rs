@@ -1,5 +1,6 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
+mod classify;
 mod data;
 mod eval;
 mod features;
@@ -43,11 +44,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network on MNIST (LeNet-5 by default).
+    /// Classification: `splot classify train|eval|predict`.
+    Classify {
+        #[command(subcommand)]
+        mode: classify::Mode,
+    },
+    /// Train a classifier (LeNet-5 on MNIST by default); the same as `classify train`.
     Train(train::TrainArgs),
-    /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint.
+    /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint (`classify eval`).
     Eval(eval::EvalArgs),
-    /// Classify pictures of digits with a checkpoint.
+    /// Classify pictures with a checkpoint (`classify predict`).
     Predict(predict::PredictArgs),
     /// Show how each padding mode invents the border of an image (the lecture's tables).
     Pad(pad::PadArgs),
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     splot::init_threads(cli.threads);
     let result = match cli.command {
+        Command::Classify { mode } => classify::run(&mode),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),

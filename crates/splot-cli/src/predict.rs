@@ -1,5 +1,5 @@
 //! `splot predict`: classify pictures of any size, grey or colour.
-//! - `splot predict CHECKPOINT IMAGE...`: a network trained by `splot train` on MNIST; the
+//! - `splot predict CHECKPOINT IMAGE...`: a classifier trained by `splot train`; its class names;
 //!   pictures are prepared as MNIST's digits were; top-3 digits.
 //! - `splot predict --model NAME --weights FILE IMAGE...`: a zoo network with weights in
 //!   safetensors (e.g. torchvision's, converted); ImageNet preprocessing (resize 256, centre
@@ -34,7 +34,7 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> Result<()> {
     let zoo = args.model.is_some();
     let (checkpoint, images) = network::split_inputs("predict", &args.inputs, zoo, None)?;
-    let (net, input, _) = network::load(
+    let (net, input, source) = network::load(
         "predict",
         checkpoint,
         args.model.as_deref(),
@@ -46,14 +46,16 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             args.top.unwrap_or(5),
         )
     } else {
+        let ck = splot::train::read_checkpoint(&source)?;
         (
-            (0..10).map(|d| d.to_string()).collect(),
+            splot::tasks::classify::class_names(&ck.task),
             args.top.unwrap_or(3),
         )
     };
     let tensors = images
         .iter()
         .map(|path| read_picture(path, input))
+        .map(|t| t.and_then(|t| splot::tasks::classify::match_channels(&t, input[0])))
         .collect::<Result<Vec<Tensor>>>()?;
     let batch = Tensor::concat(&tensors.iter().collect::<Vec<_>>(), 0)?;
     let probs =

@@ -1,11 +1,14 @@
-//! `splot train`: trains a network on MNIST with a progress bar per epoch, writing
-//! `metrics.csv`, `last.safetensors` and `best.safetensors` into the run directory.
+//! `splot classify train` (or `splot train`): trains a classifier on any classification
+//! data (MNIST by default) with a progress bar per epoch, writing `metrics.csv`,
+//! `last.safetensors` and `best.safetensors` into the run directory.
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use splot::data::Mnist;
 use splot::optim::{Penalty, Schedule};
-use splot::train::{read_checkpoint, train, Event, OptimizerKind, Outcome, RunFiles, TrainConfig};
+use splot::tasks::classify::{class_names, idx_loaders, Classify, ClassifyData, ClassifyOptions};
+use splot::train::{
+    fit, read_checkpoint, Event, OptimizerKind, Outcome, ParamGroup, RunFiles, TrainConfig,
+};
 use splot::{Error, Result};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +16,8 @@ use std::sync::Arc;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// The network: lenet5 (the 1998 paper) or lenet5-relu (modern).
+    /// The network: lenet5 (the 1998 paper), lenet5-relu (modern), or any zoo network
+    /// (resnet18, vgg11_bn, …; see `splot summary --help`).
     #[arg(long, default_value = "lenet5")]
     model: String,
     /// Epochs in all (default 25; with --resume: extends the run to this many).
@@ -56,9 +60,31 @@ pub struct TrainArgs {
     /// Run directory (default: runs/MODEL).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Directory of the MNIST files (default: data/mnist).
+    /// The data: a directory with train/ and val/ (or test/) ImageFolders, a directory of
+    /// IDX files (MNIST, data/uci-digits), or a CSV of path,label (default: data/mnist).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The evaluation split: a CSV of path,label, or an ImageFolder directory (with a
+    /// training CSV, or to override val/).
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Outputs of the network's head (default: the data's classes).
+    #[arg(long)]
+    num_classes: Option<usize>,
+    /// Label smoothing of the cross-entropy, in [0, 1].
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f32,
+    /// A parameter group with its own learning rate and weight decay, PATTERN:LR:WD (e.g.
+    /// 'fc.*:0.01:0'); repeat for more; the first match wins.
+    #[arg(long = "group", value_name = "PATTERN:LR:WD")]
+    groups: Vec<ParamGroup>,
+    /// Freeze the parameters (and batch-norm statistics) whose names match this glob
+    /// (e.g. 'layer1.*'); repeat for more.
+    #[arg(long, value_name = "PATTERN")]
+    freeze: Vec<String>,
+    /// Clip the gradients' global L2 norm to this before every step.
+    #[arg(long, value_name = "MAX_NORM")]
+    clip_grad_norm: Option<f32>,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
@@ -97,10 +123,19 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         seed: args.seed,
         limit_train: args.limit_train,
         limit_test: args.limit_test,
+        groups: args.groups.clone(),
+        freeze: args.freeze.clone(),
+        clip_grad_norm: args.clip_grad_norm,
     }
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let data = ClassifyData::open(args.data.as_deref(), args.val.as_deref())?;
+    let mut options = ClassifyOptions {
+        class_names: data.classes.clone(),
+        num_classes: args.num_classes,
+        label_smoothing: args.label_smoothing,
+    };
     let (config, dir, resume) = match &args.resume {
         Some(dir) => {
             let ck = read_checkpoint(&RunFiles::new(dir).last)?;
@@ -108,6 +143,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             if let Some(e) = args.epochs {
                 config.epochs = e;
             }
+            options = ClassifyOptions {
+                class_names: class_names(&ck.task),
+                num_classes: ck.task.get("classes").and_then(|c| c.parse().ok()),
+                label_smoothing: ck
+                    .task
+                    .get("label_smoothing")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0.0),
+            };
             eprintln!(
                 "resuming {} after epoch {} batch {}",
                 dir.display(),
@@ -131,11 +175,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             (config, dir, None)
         }
     };
-    let data_dir = match &args.data {
-        Some(d) => d.clone(),
-        None => Mnist::locate()?,
-    };
-    let data = Mnist::load(&data_dir)?;
+    config.validate()?;
+    let task = Classify::new(&config, &options)?;
+    let (train_loader, val_loader) = idx_loaders(&config, &task, &data.train, &data.val)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // Ctrl-C: finish the current step, save, exit cleanly; a second Ctrl-C aborts.
@@ -145,12 +187,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     });
     eprintln!(
-        "training {} on {} MNIST images for {} epochs ({} threads) into {}",
+        "training {} on {} images of {} ({} classes) for {} epochs ({} threads) into {}",
         config.model,
         config
             .limit_train
             .unwrap_or(data.train.len())
             .min(data.train.len()),
+        data.description,
+        task.classes(),
         config.epochs,
         rayon_threads(),
         dir.display()
@@ -174,9 +218,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         Event::Step {
             loss,
-            accuracy,
             images_per_second,
+            ..
         } => {
+            let accuracy = event.stat("accuracy").unwrap_or(f64::NAN);
             if let Some(b) = &bar {
                 b.inc(1);
                 b.set_message(format!(
@@ -189,30 +234,42 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
+            let v = |name: &str| m.get(name).unwrap_or(f64::NAN);
             println!(
                 "epoch {}/{epochs}: lr {:.5} | train loss {:.4} acc {:.2} % | test loss {:.4} acc {:.2} % (error {:.2} %) | {:.1} s, {:.0} img/s",
                 m.epoch,
                 m.lr,
-                m.train_loss,
-                100.0 * m.train_accuracy,
-                m.test_loss,
-                100.0 * m.test_accuracy,
-                100.0 * (1.0 - m.test_accuracy),
+                v("train_loss"),
+                100.0 * v("train_accuracy"),
+                v("test_loss"),
+                100.0 * v("test_accuracy"),
+                100.0 * (1.0 - v("test_accuracy")),
                 m.seconds,
                 m.images_per_second
             );
         }
     };
     // The whole run inside the thread pool: parallel ops then need no cross-thread wake-up.
-    let outcome = splot::run_in_pool(|| train(&config, &data, &dir, resume, &stop, &mut on_event));
+    let outcome = splot::run_in_pool(|| {
+        fit(
+            &task,
+            &config,
+            &train_loader,
+            &val_loader,
+            &dir,
+            resume,
+            &stop,
+            &mut on_event,
+        )
+    });
     if let Some(b) = bar.take() {
         b.abandon();
     }
     match outcome? {
-        Outcome::Finished { best_accuracy, .. } => {
+        Outcome::Finished { best, .. } => {
             println!(
                 "done: best test accuracy {:.2} %; checkpoints in {}",
-                100.0 * best_accuracy,
+                100.0 * best,
                 dir.display()
             );
         }

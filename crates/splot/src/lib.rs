@@ -33,6 +33,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod tasks;
 pub mod tensor;
 pub mod testing;
 pub mod train;

@@ -255,10 +255,12 @@ fn metrics(n: usize) -> Vec<EpochMetrics> {
         .map(|e| EpochMetrics {
             epoch: e,
             lr: 0.01,
-            train_loss: 1.0 / e as f64,
-            train_accuracy: 0.9 + 0.01 * e as f64,
-            test_loss: 1.1 / e as f64,
-            test_accuracy: 0.88 + 0.01 * e as f64,
+            values: vec![
+                ("train_loss".into(), 1.0 / e as f64),
+                ("train_accuracy".into(), 0.9 + 0.01 * e as f64),
+                ("test_loss".into(), 1.1 / e as f64),
+                ("test_accuracy".into(), 0.88 + 0.01 * e as f64),
+            ],
             seconds: 1.0,
             images_per_second: 1000.0,
         })
@@ -287,11 +289,13 @@ fn training_curves_have_the_size_asked_for_and_are_not_blank() {
     assert!(svg.contains("width=\"640\""));
     // a run that diverged: NaN losses are left out, the picture is still drawn
     let mut nan = metrics(3);
-    nan[2].train_loss = f64::NAN;
-    nan[2].test_loss = f64::NAN;
+    nan[2].set("train_loss", f64::NAN);
+    nan[2].set("test_loss", f64::NAN);
     assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
-    nan.iter_mut().for_each(|r| r.train_accuracy = f64::NAN);
-    nan.iter_mut().for_each(|r| r.test_accuracy = f64::NAN);
+    nan.iter_mut()
+        .for_each(|r| r.set("train_accuracy", f64::NAN));
+    nan.iter_mut()
+        .for_each(|r| r.set("test_accuracy", f64::NAN));
     assert!(plot::metrics_png(&nan, (600, 300)).is_ok());
     let e = plot::metrics_png(&[], (800, 400)).unwrap_err().to_string();
     assert!(e.contains("no epochs"), "{e}");

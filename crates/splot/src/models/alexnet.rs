@@ -151,16 +151,22 @@ pub fn alexnet_paper(dropout: f32, num_classes: usize, rng: &mut Rng) -> Result<
 }
 
 /// The network called `name` (one of [`NAMES`]) with dropout `dropout` (0 selects 0.5)
-/// and its default input shape, or `None` if `name` is not an AlexNet.
-pub fn build(name: &str, dropout: f32, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3])>> {
+/// and `classes` outputs, and its default input shape, or `None` if `name` is not an
+/// AlexNet.
+pub fn build(
+    name: &str,
+    dropout: f32,
+    classes: usize,
+    rng: &mut Rng,
+) -> Option<Result<(Sequential, [usize; 3])>> {
     let p = if dropout == 0.0 {
         DEFAULT_DROPOUT
     } else {
         dropout
     };
     match name {
-        "alexnet" => Some(alexnet(p, 1000, rng).map(|n| (n, INPUT))),
-        "alexnet-paper" => Some(alexnet_paper(p, 1000, rng).map(|n| (n, PAPER_INPUT))),
+        "alexnet" => Some(alexnet(p, classes, rng).map(|n| (n, INPUT))),
+        "alexnet-paper" => Some(alexnet_paper(p, classes, rng).map(|n| (n, PAPER_INPUT))),
         _ => None,
     }
 }

@@ -345,9 +345,14 @@ pub fn googlenet(
 }
 
 /// The network called `name` (one of [`NAMES`]) with dropout `dropout` before the last
-/// layer (0 selects torchvision's 0.2) and its default input shape 3×224×224, or `None`
+/// layer (0 selects torchvision's 0.2) and `classes` outputs, and its default input shape 3×224×224, or `None`
 /// if `name` is not a GoogLeNet.
-pub fn build(name: &str, dropout: f32, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3])>> {
+pub fn build(
+    name: &str,
+    dropout: f32,
+    classes: usize,
+    rng: &mut Rng,
+) -> Option<Result<(Sequential, [usize; 3])>> {
     let aux = match name {
         "googlenet" => false,
         "googlenet-aux" => true,
@@ -358,5 +363,5 @@ pub fn build(name: &str, dropout: f32, rng: &mut Rng) -> Option<Result<(Sequenti
     } else {
         dropout
     };
-    Some(googlenet(aux, p, 1000, rng).map(|(net, _)| (net, IMAGENET_INPUT)))
+    Some(googlenet(aux, p, classes, rng).map(|(net, _)| (net, IMAGENET_INPUT)))
 }

@@ -219,6 +219,11 @@ impl Module for ConnectionTableConv {
 
 /// The 1998 LeNet-5 (see the module docs); input `[n, 1, 32, 32]`, output 10 logits.
 pub fn lenet5(rng: &mut Rng) -> Result<Sequential> {
+    lenet5_with_classes(10, rng)
+}
+
+/// LeNet-5 with `classes` outputs (the 10 digits by default); input `[n, 1, 32, 32]`.
+pub fn lenet5_with_classes(classes: usize, rng: &mut Rng) -> Result<Sequential> {
     let act = Activation::LeCunTanh;
     Ok(Sequential::new()
         .push_named("c1", Conv2d::new(1, 6, [5, 5], Conv2dConfig::new(), rng)?) //   [n, 6, 28, 28]
@@ -237,12 +242,17 @@ pub fn lenet5(rng: &mut Rng) -> Result<Sequential> {
         .push_named("flatten", Flatten::default()) //                                 [n, 120]
         .push_named("f6", Linear::new(120, 84, rng)?) //                              [n, 84]
         .push_named("f6_act", act)
-        .push_named("output", Linear::new(84, 10, rng)?)) //                          [n, 10]
+        .push_named("output", Linear::new(84, classes, rng)?)) //                     [n, classes]
 }
 
 /// The modern variant: full C3, ReLU, 2×2 max pooling, optional dropout before the last
 /// layer; input `[n, 1, 32, 32]`, output 10 logits.
 pub fn lenet5_relu(dropout: f32, rng: &mut Rng) -> Result<Sequential> {
+    lenet5_relu_with_classes(dropout, 10, rng)
+}
+
+/// The modern variant with `classes` outputs; input `[n, 1, 32, 32]`.
+pub fn lenet5_relu_with_classes(dropout: f32, classes: usize, rng: &mut Rng) -> Result<Sequential> {
     let pool = Pool::Max(Pool2dConfig::new(2));
     let mut net = Sequential::new()
         .push_named(
@@ -268,5 +278,5 @@ pub fn lenet5_relu(dropout: f32, rng: &mut Rng) -> Result<Sequential> {
     if dropout > 0.0 {
         net = net.push_named("dropout", Dropout::new(dropout, rng.next_u64())?);
     }
-    Ok(net.push_named("fc2", Linear::new(84, 10, rng)?)) //                            [n, 10]
+    Ok(net.push_named("fc2", Linear::new(84, classes, rng)?)) //                       [n, classes]
 }

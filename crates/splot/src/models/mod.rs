@@ -42,6 +42,40 @@ fn has_dropout(name: &str) -> bool {
 /// them, and 0 selects torchvision's probability. It must be 0 for the networks without
 /// dropout (LeNet-5, ResNets).
 pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize; 3])> {
+    build_with_classes(name, dropout, None, seed)
+}
+
+/// The number of classes network `name` was designed for: 10 for LeNet-5 and the CIFAR
+/// ResNets (depths 20 to 110), 1 000 (ImageNet) for the rest of the zoo.
+pub fn native_classes(name: &str) -> usize {
+    let cifar = ["20", "32", "44", "56", "110"]
+        .iter()
+        .any(|d| name == format!("resnet{d}") || name == format!("plain{d}"));
+    if LENET_NAMES.contains(&name) || cifar {
+        10
+    } else {
+        1000
+    }
+}
+
+/// Like [`build`], with a head of `classes` outputs instead of the network's own
+/// ([`native_classes`]; `None` keeps it): the last linear layer — `output`/`fc2`
+/// (LeNet-5), `classifier.6` (AlexNet, VGG), `fc` (GoogLeNet, ResNet) — is built with
+/// `classes` outputs, initialised as the original head is, every other layer exactly as
+/// [`build`] makes it from the same seed.
+pub fn build_with_classes(
+    name: &str,
+    dropout: f32,
+    classes: Option<usize>,
+    seed: u64,
+) -> Result<(Sequential, [usize; 3])> {
+    let classes = classes.unwrap_or_else(|| native_classes(name));
+    if classes == 0 {
+        return Err(Error::config(
+            "models",
+            format!("model '{name}' needs at least one class"),
+        ));
+    }
     if dropout != 0.0 && !has_dropout(name) {
         return Err(Error::config(
             "models",
@@ -50,20 +84,26 @@ pub fn build(name: &str, dropout: f32, seed: u64) -> Result<(Sequential, [usize;
     }
     let mut rng = Rng::seed(seed);
     match name {
-        "lenet5" => return Ok((lenet5::lenet5(&mut rng)?, lenet5::INPUT)),
-        "lenet5-relu" => return Ok((lenet5::lenet5_relu(dropout, &mut rng)?, lenet5::INPUT)),
+        "lenet5" => {
+            let net = lenet5::lenet5_with_classes(classes, &mut rng)?;
+            return Ok((net, lenet5::INPUT));
+        }
+        "lenet5-relu" => {
+            let net = lenet5::lenet5_relu_with_classes(dropout, classes, &mut rng)?;
+            return Ok((net, lenet5::INPUT));
+        }
         _ => {}
     }
-    if let Some(built) = alexnet::build(name, dropout, &mut rng) {
+    if let Some(built) = alexnet::build(name, dropout, classes, &mut rng) {
         return built;
     }
-    if let Some(built) = vgg::build(name, dropout, &mut rng) {
+    if let Some(built) = vgg::build(name, dropout, classes, &mut rng) {
         return built;
     }
-    if let Some(built) = googlenet::build(name, dropout, &mut rng) {
+    if let Some(built) = googlenet::build(name, dropout, classes, &mut rng) {
         return built;
     }
-    if let Some(built) = resnet::build(name, &mut rng) {
+    if let Some(built) = resnet::build(name, classes, &mut rng) {
         return built;
     }
     debug_assert!(

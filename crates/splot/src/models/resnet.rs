@@ -400,9 +400,13 @@ pub fn cifar_resnet(
         .push_named("fc", Linear::new(c, num_classes, rng)?)) //  [n, num_classes]
 }
 
-/// The network called `name` (one of [`NAMES`]) with its default input shape, or `None`
-/// if `name` is not a ResNet of this module.
-pub fn build(name: &str, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3])>> {
+/// The network called `name` (one of [`NAMES`]) with `classes` outputs and its default
+/// input shape, or `None` if `name` is not a ResNet of this module.
+pub fn build(
+    name: &str,
+    classes: usize,
+    rng: &mut Rng,
+) -> Option<Result<(Sequential, [usize; 3])>> {
     let (plain, depth) = if let Some(d) = name.strip_prefix("resnet") {
         (false, d)
     } else if let Some(d) = name.strip_prefix("plain") {
@@ -423,11 +427,11 @@ pub fn build(name: &str, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3]
     };
     Some(match spec {
         Some((kind, blocks)) => {
-            resnet(kind, blocks, plain, 1000, rng).map(|net| (net, IMAGENET_INPUT))
+            resnet(kind, blocks, plain, classes, rng).map(|net| (net, IMAGENET_INPUT))
         }
         None => {
             let n = (depth.parse::<usize>().expect("a listed depth") - 2) / 6;
-            cifar_resnet(n, plain, 10, rng).map(|net| (net, CIFAR_INPUT))
+            cifar_resnet(n, plain, classes, rng).map(|net| (net, CIFAR_INPUT))
         }
     })
 }

@@ -123,9 +123,14 @@ pub fn vgg(
 }
 
 /// The network called `name` (one of [`NAMES`]) with classifier dropout `dropout` (0
-/// selects torchvision's 0.5) and its default input shape, or `None` if `name` is not a
+/// selects torchvision's 0.5) and `classes` outputs, and its default input shape, or `None` if `name` is not a
 /// VGG.
-pub fn build(name: &str, dropout: f32, rng: &mut Rng) -> Option<Result<(Sequential, [usize; 3])>> {
+pub fn build(
+    name: &str,
+    dropout: f32,
+    classes: usize,
+    rng: &mut Rng,
+) -> Option<Result<(Sequential, [usize; 3])>> {
     let rest = name.strip_prefix("vgg")?;
     let (depth, batch_norm) = match rest.strip_suffix("_bn") {
         Some(d) => (d, true),
@@ -140,5 +145,5 @@ pub fn build(name: &str, dropout: f32, rng: &mut Rng) -> Option<Result<(Sequenti
     } else {
         dropout
     };
-    Some(vgg(depth, batch_norm, p, 1000, rng).map(|net| (net, INPUT)))
+    Some(vgg(depth, batch_norm, p, classes, rng).map(|net| (net, INPUT)))
 }

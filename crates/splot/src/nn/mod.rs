@@ -112,6 +112,13 @@ pub trait Module: Send + Sync {
     /// Restarts the module's own random stream (dropout masks) from `seed`; modules without
     /// randomness ignore it. See [`reseed`].
     fn reseed(&self, _seed: u64) {}
+
+    /// Makes a normalisation layer use its running statistics and leave them unchanged in
+    /// `Train` mode too (`true`), or go back to batch statistics (`false`): what freezing a
+    /// batch-norm layer for fine-tuning means (torchvision's `FrozenBatchNorm2d`). Layers
+    /// without running statistics ignore it; it does not recurse (see
+    /// [`crate::train::freeze`]).
+    fn freeze_statistics(&self, _frozen: bool) {}
 }
 
 /// Restarts every random stream in `module` and its descendants from `seed`, each layer

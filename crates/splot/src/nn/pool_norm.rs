@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::ops::norm::{BatchNormConfig, LrnConfig};
 use crate::ops::pool::Pool2dConfig;
 use crate::tensor::Tensor;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Pooling layers (no parameters).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,6 +60,9 @@ pub struct BatchNorm {
     /// Momentum and epsilon.
     pub cfg: BatchNormConfig,
     two_d: bool,
+    /// Normalise with the running statistics and leave them alone, even in `Train` mode
+    /// (torchvision's `FrozenBatchNorm2d`); see [`Module::freeze_statistics`].
+    frozen: AtomicBool,
 }
 
 impl BatchNorm {
@@ -77,6 +81,7 @@ impl BatchNorm {
             num_batches_tracked: Tensor::zeros(&[]),
             cfg: BatchNormConfig::default(),
             two_d,
+            frozen: AtomicBool::new(false),
         })
     }
 
@@ -129,7 +134,7 @@ impl Module for BatchNorm {
                 format!("input must be {want}, got {:?}", x.shape()),
             ));
         }
-        let training = mode.is_training();
+        let training = mode.is_training() && !self.frozen.load(Ordering::Relaxed);
         let y = x.batch_norm(
             &self.running_mean,
             &self.running_var,
@@ -142,6 +147,9 @@ impl Module for BatchNorm {
             self.num_batches_tracked.data_mut()[0] += 1.0;
         }
         Ok(y)
+    }
+    fn freeze_statistics(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::Relaxed);
     }
     fn own_tensors(&self) -> Vec<(&'static str, Tensor, TensorKind)> {
         let mut v = Vec::new();

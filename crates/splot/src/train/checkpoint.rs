@@ -1,5 +1,6 @@
 //! Checkpoints: one safetensors file holding the model (`model.<name>`), the optimiser state
-//! (`optim.<name>`), and as metadata the run's config and how far it got. Every random
+//! (`optim.<name>`), and as metadata the run's config (`config.*`), the task's own
+//! settings (`task.*`, e.g. a classifier's classes) and how far it got (`progress.*`). Every random
 //! stream of a run is derived from (seed, epoch, batch), so these numbers are its RNG state:
 //! resuming from a checkpoint reproduces the uninterrupted run exactly (same thread count).
 //! Files are written atomically: an interrupted write leaves the previous checkpoint intact.
@@ -24,18 +25,21 @@ pub struct Progress {
     pub batch: usize,
     /// Sum of the training losses of those batches, weighted by batch size.
     pub loss_sum: f64,
-    /// Correct training predictions in those batches.
-    pub correct: usize,
+    /// Sums of the task's training statistics over those batches' images, by name
+    /// (classification: `accuracy`, the count of correct predictions).
+    pub sums: Vec<(String, f64)>,
     /// Training images seen in those batches.
     pub seen: usize,
-    /// Best test accuracy so far.
-    pub best_accuracy: f64,
+    /// Best value so far of the task's headline metric (none before the first epoch).
+    pub best: Option<f64>,
 }
 
 /// A checkpoint read back.
 pub struct Checkpoint {
     /// The run's config.
     pub config: TrainConfig,
+    /// The task's settings (the `task.*` metadata entries, without the prefix).
+    pub task: Metadata,
     /// How far it got.
     pub progress: Progress,
     /// The model's parameters and buffers, by `state_dict` name.
@@ -44,10 +48,12 @@ pub struct Checkpoint {
     pub optimizer: Vec<(String, Tensor)>,
 }
 
-/// Writes a checkpoint of `model` and `optimizer` at `progress` (atomically).
+/// Writes a checkpoint of `model` and `optimizer` at `progress` (atomically); `task`
+/// holds the task's settings, stored as `task.<key>`.
 pub fn save_checkpoint(
     path: &Path,
     config: &TrainConfig,
+    task: &Metadata,
     progress: &Progress,
     model: &dyn Module,
     optimizer: &dyn Optimizer,
@@ -63,14 +69,23 @@ pub fn save_checkpoint(
             .map(|(n, t)| (format!("optim.{n}"), t)),
     );
     let mut meta = config.to_metadata();
+    meta.extend(task.iter().map(|(k, v)| (format!("task.{k}"), v.clone())));
+    meta.extend(
+        progress
+            .sums
+            .iter()
+            .map(|(k, v)| (format!("progress.sum.{k}"), v.to_string())),
+    );
     let entries = [
         ("format", FORMAT.to_string()),
         ("progress.epoch", progress.epoch.to_string()),
         ("progress.batch", progress.batch.to_string()),
         ("progress.loss_sum", progress.loss_sum.to_string()),
-        ("progress.correct", progress.correct.to_string()),
         ("progress.seen", progress.seen.to_string()),
-        ("progress.best_accuracy", progress.best_accuracy.to_string()),
+        (
+            "progress.best",
+            progress.best.map_or("none".into(), |b| b.to_string()),
+        ),
         (
             "rng",
             "derived from config.seed, progress.epoch and progress.batch".to_string(),
@@ -103,14 +118,37 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
             .parse()
             .map_err(|_| Error::format(path, format!("checkpoint metadata {key} is not a count")))
     };
+    let mut sums = Vec::new();
+    for key in meta.keys() {
+        if let Some(name) = key.strip_prefix("progress.sum.") {
+            sums.push((name.to_string(), number(key)?));
+        }
+    }
+    // Checkpoints of the MNIST-only loop: `correct` and `best_accuracy`.
+    if meta.contains_key("progress.correct") {
+        sums.push(("accuracy".to_string(), number("progress.correct")?));
+    }
+    let best = match (
+        meta.get("progress.best"),
+        meta.get("progress.best_accuracy"),
+    ) {
+        (Some(b), _) if b == "none" => None,
+        (Some(_), _) => Some(number("progress.best")?),
+        (None, Some(_)) => Some(number("progress.best_accuracy")?),
+        (None, None) => None,
+    };
     let progress = Progress {
         epoch: count("progress.epoch")?,
         batch: count("progress.batch")?,
         loss_sum: number("progress.loss_sum")?,
-        correct: count("progress.correct")?,
+        sums,
         seen: count("progress.seen")?,
-        best_accuracy: number("progress.best_accuracy")?,
+        best,
     };
+    let task = meta
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("task.")?.to_string(), v.clone())))
+        .collect();
     let config =
         TrainConfig::from_metadata(&meta).map_err(|e| Error::format(path, e.to_string()))?;
     let (mut model, mut optimizer) = (Vec::new(), Vec::new());
@@ -128,6 +166,7 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
     }
     Ok(Checkpoint {
         config,
+        task,
         progress,
         model,
         optimizer,
@@ -135,10 +174,10 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
 }
 
 impl Checkpoint {
-    /// The checkpoint's network with its weights, and the input shape it expects.
+    /// The checkpoint's network with its weights, and the input shape it expects (a
+    /// classifier's: see [`crate::tasks::classify::build_model`]).
     pub fn build_model(&self, path: &Path) -> Result<(Sequential, [usize; 3])> {
-        let (net, input) =
-            crate::models::build(&self.config.model, self.config.dropout, self.config.seed)?;
+        let (net, input) = crate::tasks::classify::build_model(&self.config, &self.task)?;
         copy_into_module(path, &self.model, &net)?;
         Ok((net, input))
     }

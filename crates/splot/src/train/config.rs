@@ -1,6 +1,7 @@
 //! What a training run is: the model, the optimiser and its settings, the data options.
 //! A config is stored in every checkpoint as text metadata, so `--resume` needs nothing else.
 
+use super::groups::ParamGroup;
 use crate::data::loader::Augment;
 use crate::error::{Error, Result};
 use crate::io::Metadata;
@@ -86,6 +87,13 @@ pub struct TrainConfig {
     pub limit_train: Option<usize>,
     /// Evaluate on only the first N test images.
     pub limit_test: Option<usize>,
+    /// Parameter groups with their own learning rate and weight decay (first match wins;
+    /// the others train with `lr` and `weight_decay`).
+    pub groups: Vec<ParamGroup>,
+    /// Glob patterns of parameter names to freeze (see [`super::groups::freeze`]).
+    pub freeze: Vec<String>,
+    /// Clip the gradients' global L2 norm to this before every step.
+    pub clip_grad_norm: Option<f32>,
 }
 
 impl Default for TrainConfig {
@@ -111,6 +119,9 @@ impl Default for TrainConfig {
             seed: 0,
             limit_train: None,
             limit_test: None,
+            groups: Vec::new(),
+            freeze: Vec::new(),
+            clip_grad_norm: None,
         }
     }
 }
@@ -132,28 +143,38 @@ impl TrainConfig {
         if let Some(p) = &self.penalty {
             p.validate()?;
         }
-        crate::models::build(&self.model, self.dropout, 0).map(|_| ())
+        if let Some(c) = self.clip_grad_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return bad(format!("gradient clipping norm {c} must be positive"));
+            }
+        }
+        Ok(())
     }
 
     /// The optimiser for `params`, as configured.
     pub fn build_optimizer(&self, params: Vec<NamedTensor>) -> Result<Box<dyn Optimizer>> {
+        self.build_optimizer_with(params, self.lr, self.weight_decay)
+    }
+
+    /// The configured optimiser for `params` with learning rate `lr` and weight decay
+    /// `weight_decay` (a parameter group's).
+    pub fn build_optimizer_with(
+        &self,
+        params: Vec<NamedTensor>,
+        lr: f32,
+        weight_decay: f32,
+    ) -> Result<Box<dyn Optimizer>> {
         Ok(match self.optimizer {
             OptimizerKind::Sgd => Box::new(
-                Sgd::new(params, self.lr)
+                Sgd::new(params, lr)
                     .momentum(self.momentum)?
                     .nesterov(self.nesterov)?
-                    .weight_decay(self.weight_decay),
+                    .weight_decay(weight_decay),
             ),
-            OptimizerKind::Adam => Box::new(
-                Adam::new(params)
-                    .lr(self.lr)?
-                    .weight_decay(self.weight_decay)?,
-            ),
-            OptimizerKind::AdamW => Box::new(
-                AdamW::new(params)
-                    .lr(self.lr)?
-                    .weight_decay(self.weight_decay)?,
-            ),
+            OptimizerKind::Adam => Box::new(Adam::new(params).lr(lr)?.weight_decay(weight_decay)?),
+            OptimizerKind::AdamW => {
+                Box::new(AdamW::new(params).lr(lr)?.weight_decay(weight_decay)?)
+            }
         })
     }
 
@@ -187,6 +208,19 @@ impl TrainConfig {
             ("seed", self.seed.to_string()),
             ("limit_train", opt(self.limit_train)),
             ("limit_test", opt(self.limit_test)),
+            (
+                "groups",
+                self.groups
+                    .iter()
+                    .map(ParamGroup::to_string)
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            ("freeze", self.freeze.join(";")),
+            (
+                "clip_grad_norm",
+                self.clip_grad_norm.map_or("none".into(), |c| c.to_string()),
+            ),
         ];
         entries
             .into_iter()
@@ -217,6 +251,24 @@ impl TrainConfig {
             }
         };
         let penalty: String = get(meta, "penalty")?;
+        // Entries added with the generic loop; checkpoints from before it lack them.
+        let newer = |key: &str| meta.get(&format!("config.{key}")).map(String::as_str);
+        let list = |key: &str| -> Vec<String> {
+            newer(key)
+                .unwrap_or("")
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let groups = list("groups")
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<Vec<ParamGroup>>>()?;
+        let clip_grad_norm = match newer("clip_grad_norm") {
+            None | Some("none") => None,
+            Some(_) => Some(get(meta, "clip_grad_norm")?),
+        };
         Ok(TrainConfig {
             model: get(meta, "model")?,
             dropout: get(meta, "dropout")?,
@@ -237,6 +289,9 @@ impl TrainConfig {
             seed: get(meta, "seed")?,
             limit_train: optional("limit_train")?,
             limit_test: optional("limit_test")?,
+            groups,
+            freeze: list("freeze"),
+            clip_grad_norm,
         })
     }
 }

@@ -1,28 +1,101 @@
-//! The training loop: MNIST batches through a network, an optimiser step per batch, test
-//! accuracy after every epoch, metrics in `metrics.csv`, and the last and the best checkpoint
+//! The training loop, one for every task: [`fit`] takes a [`Task`] — the model, the loss of
+//! a batch, the evaluation over a loader (named metrics, one of them the headline that
+//! picks `best`) — and does the rest the same way for all of them: the optimiser with its
+//! parameter groups and schedule, penalties, freezing by name, gradient clipping, progress
+//! events, `metrics.csv` with the task's columns, and the last and the best checkpoint
 //! (`last.safetensors`, `best.safetensors`) in the run directory, each written atomically.
 //!
 //! A run is a function of its config and its seed alone: shuffles, distortions and dropout
 //! masks are derived from (seed, epoch, batch), so a run resumed from any checkpoint gives
 //! the same numbers as one that was never interrupted (on the same number of threads).
-//! A NaN or infinite loss stops the run with an error and leaves the last good checkpoint.
+//! A NaN or infinite loss stops the run with an error and leaves the last good checkpoint;
+//! the `stop` flag (Ctrl-C) ends it cleanly after the current step, saving `last`.
+//!
+//! [`train`] is the classification of MNIST digits ([`crate::tasks::classify`]) through
+//! this loop, as `splot train` runs it.
 
 pub mod checkpoint;
 pub mod config;
+pub mod groups;
 pub mod metrics;
 
 pub use checkpoint::{read_checkpoint, save_checkpoint, Checkpoint, Progress};
 pub use config::{OptimizerKind, TrainConfig, LECUN_DISTORTIONS};
-pub use metrics::{read_metrics, write_metrics, EpochMetrics, CSV_HEADER};
+pub use groups::{clip_grad_norm, freeze, glob_match, GroupOptimizer, ParamGroup};
+pub use metrics::{read_metrics, write_metrics, EpochMetrics};
 
-use crate::data::loader::{Loader, LoaderConfig};
-use crate::data::mnist::{Mnist, MNIST_MEAN, MNIST_STD};
-use crate::data::ImageDataset;
+pub use crate::tasks::classify::{evaluate, mnist_loader, Evaluation};
+
+use crate::data::mnist::Mnist;
+use crate::data::{Batch, Loader};
 use crate::error::{Error, Result};
-use crate::nn::{self, Mode, Module};
+use crate::io::Metadata;
+use crate::nn::{self, Module};
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// The loss of one training batch, from [`Task::loss`].
+pub struct StepLoss {
+    /// The mean loss over the batch (a one-element tensor to call `backward` on).
+    pub loss: Tensor,
+    /// The task's training statistics of the batch, each a sum over its images, in the
+    /// order of [`Task::train_stats`] (classification: the count of correct predictions);
+    /// the epoch's value of each is its sum over the epoch divided by the images seen.
+    pub stats: Vec<f64>,
+}
+
+/// The metric that picks the `best` checkpoint, and which way is better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Headline {
+    /// Its name among the metrics of [`Task::evaluate`] (`"accuracy"`).
+    pub name: &'static str,
+    /// Whether a higher value is better (accuracy) or a lower one (a loss, an error).
+    pub higher_is_better: bool,
+}
+
+impl Headline {
+    /// Whether `value` beats `best` (strictly).
+    pub fn improves(&self, value: f64, best: f64) -> bool {
+        if self.higher_is_better {
+            value > best
+        } else {
+            value < best
+        }
+    }
+}
+
+/// What a task supplies to the loop; the loop knows nothing else about it.
+pub trait Task {
+    /// The model: a [`Module`], or a struct of Modules that reports them as its children
+    /// (so its `state_dict` names are its parts' names). The loop saves and restores it,
+    /// freezes by name in it, reseeds its dropout, and optimises its parameters.
+    fn model(&self) -> &dyn Module;
+
+    /// Names of the training statistics [`Task::loss`] returns beside the loss (written
+    /// as `train_<name>` after `train_loss`).
+    fn train_stats(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The loss of a training batch (the model run in training mode) and its statistics.
+    fn loss(&self, batch: &Batch) -> Result<StepLoss>;
+
+    /// Evaluates the model over `loader` (in evaluation mode, without gradients): named
+    /// metrics, always the same names in the same order (written as `test_<name>`).
+    fn evaluate(&self, loader: &Loader) -> Result<Vec<(String, f64)>>;
+
+    /// The metric that picks `best.safetensors`.
+    fn headline(&self) -> Headline;
+
+    /// The task's settings that a checkpoint must carry to rebuild the model (stored as
+    /// `task.<key>`), e.g. a classifier's number of classes and class names.
+    fn metadata(&self) -> Metadata {
+        Metadata::new()
+    }
+}
 
 /// What the loop reports as it goes (for progress bars).
 pub enum Event<'a> {
@@ -39,8 +112,8 @@ pub enum Event<'a> {
     Step {
         /// The batch's mean loss.
         loss: f32,
-        /// Running training accuracy of the epoch.
-        accuracy: f64,
+        /// Running values of the task's training statistics in the epoch, by name.
+        stats: &'a [(&'static str, f64)],
         /// Images per second so far in the epoch.
         images_per_second: f64,
     },
@@ -48,13 +121,24 @@ pub enum Event<'a> {
     EpochEnd(&'a EpochMetrics),
 }
 
+impl Event<'_> {
+    /// The running value of training statistic `name` of a [`Event::Step`].
+    pub fn stat(&self, name: &str) -> Option<f64> {
+        match self {
+            Event::Step { stats, .. } => stats.iter().find(|(n, _)| *n == name).map(|s| s.1),
+            _ => None,
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// All epochs done.
     Finished {
-        /// Best test accuracy over the epochs.
-        best_accuracy: f64,
+        /// Best value of the task's headline metric over the epochs (test accuracy for
+        /// classification).
+        best: f64,
         /// The last epoch's metrics.
         last: Option<EpochMetrics>,
     },
@@ -67,75 +151,6 @@ pub enum Outcome {
     },
 }
 
-/// Test-set results: loss, accuracy and the confusion matrix `[true][predicted]`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Evaluation {
-    /// Mean cross-entropy.
-    pub loss: f64,
-    /// Fraction classified correctly.
-    pub accuracy: f64,
-    /// Counts by true class (rows) and predicted class (columns).
-    pub confusion: Vec<Vec<usize>>,
-}
-
-impl Evaluation {
-    /// Accuracy per true class (NaN for a class with no images).
-    pub fn per_class_accuracy(&self) -> Vec<f64> {
-        self.confusion
-            .iter()
-            .enumerate()
-            .map(|(c, row)| row[c] as f64 / row.iter().sum::<usize>() as f64)
-            .collect()
-    }
-}
-
-/// The loader settings for MNIST as LeNet-5 wants it: normalised, padded to 32×32.
-pub fn mnist_loader(
-    data: ImageDataset,
-    batch_size: usize,
-    train: Option<&TrainConfig>,
-) -> Result<Loader> {
-    Loader::new(
-        data,
-        LoaderConfig {
-            batch_size,
-            shuffle: train.is_some(),
-            seed: train.map_or(0, |c| c.seed),
-            mean: MNIST_MEAN,
-            std: MNIST_STD,
-            pad: 2,
-            augment: train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS),
-            drop_last: false,
-            prefetch: 2,
-        },
-    )
-}
-
-/// Evaluates `net` on `data` in evaluation mode, without recording gradients.
-pub fn evaluate(net: &dyn Module, data: &ImageDataset, classes: usize) -> Result<Evaluation> {
-    let loader = mnist_loader(data.clone(), 500, None)?;
-    let mut confusion = vec![vec![0usize; classes]; classes];
-    let mut loss_sum = 0.0f64;
-    let _no_grad = crate::NoGradGuard::new();
-    for batch in loader.epoch(0) {
-        let batch = batch?;
-        let labels = batch.labels()?;
-        let logits = net.forward(&batch.images, Mode::Eval)?;
-        loss_sum +=
-            logits.cross_entropy(labels, &Default::default())?.item()? as f64 * labels.len() as f64;
-        for (&p, &t) in logits.argmax(1)?.iter().zip(labels) {
-            confusion[t][p] += 1;
-        }
-    }
-    let n = data.len().max(1) as f64;
-    let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
-    Ok(Evaluation {
-        loss: loss_sum / n,
-        accuracy: correct as f64 / n,
-        confusion,
-    })
-}
-
 /// The seed of the dropout masks of one training step.
 fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
     seed ^ ((epoch as u64) << 32 | batch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
@@ -145,7 +160,7 @@ fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
 pub struct RunFiles {
     /// The latest state (end of the last epoch, or where it was interrupted).
     pub last: PathBuf,
-    /// The state after the epoch with the best test accuracy.
+    /// The state after the epoch with the best headline metric.
     pub best: PathBuf,
     /// One line per epoch.
     pub metrics: PathBuf,
@@ -162,9 +177,7 @@ impl RunFiles {
     }
 }
 
-/// Trains as `config` says on `data`, writing into `dir`; continues from `resume` if given.
-/// Checks `stop` before every step: when set, saves `last.safetensors` and returns
-/// [`Outcome::Interrupted`].
+/// Trains the MNIST classifier `config` describes on `data` (see [`fit`]).
 pub fn train(
     config: &TrainConfig,
     data: &Mnist,
@@ -173,48 +186,113 @@ pub fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
+    use crate::tasks::classify::{idx_loaders, Classify, ClassifyOptions};
+    config.validate()?;
+    let task = Classify::new(config, &ClassifyOptions::digits())?;
+    let (train_loader, test_loader) = idx_loaders(config, &task, &data.train, &data.test)?;
+    fit(
+        &task,
+        config,
+        &train_loader,
+        &test_loader,
+        dir,
+        resume,
+        stop,
+        on_event,
+    )
+}
+
+/// The state of the epoch in progress, by statistic.
+fn stat_sums(names: &[&'static str], progress: &Progress) -> Vec<f64> {
+    names
+        .iter()
+        .map(|n| {
+            progress
+                .sums
+                .iter()
+                .find(|(k, _)| k == n)
+                .map_or(0.0, |s| s.1)
+        })
+        .collect()
+}
+
+/// Trains `task` as `config` says, on the batches of `train`, evaluating on `eval` after
+/// every epoch, writing into `dir`; continues from `resume` if given (a checkpoint of the
+/// same run: its model and optimiser state are restored, its epochs in `metrics.csv` kept).
+/// Checks `stop` before every step: when set, saves `last.safetensors` and returns
+/// [`Outcome::Interrupted`].
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    task: &dyn Task,
+    config: &TrainConfig,
+    train: &Loader,
+    eval: &Loader,
+    dir: &Path,
+    resume: Option<Checkpoint>,
+    stop: &AtomicBool,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
     config.validate()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let files = RunFiles::new(dir);
-    let (net, _) = crate::models::build(&config.model, config.dropout, config.seed)?;
-    let params = nn::parameters(&net);
-    let mut optimizer = config.build_optimizer(params.clone())?;
+    let net = task.model();
+    freeze(net, &config.freeze)?;
+    let params = nn::parameters(net);
+    let trainable: Vec<_> = params
+        .iter()
+        .filter(|p| p.tensor.requires_grad())
+        .cloned()
+        .collect();
+    let mut optimizer = GroupOptimizer::new(config, net)?;
+    let headline = task.headline();
+    let stat_names = task.train_stats();
+    let task_meta = task.metadata();
     let mut progress = Progress::default();
     let mut history = Vec::new();
     if let Some(ck) = resume {
-        crate::io::safetensors::copy_into_module(&files.last, &ck.model, &net)?;
+        crate::io::safetensors::copy_into_module(&files.last, &ck.model, net)?;
         optimizer.load_state(&ck.optimizer)?;
         progress = ck.progress;
         history = read_metrics(&files.metrics)?;
         history.retain(|m| m.epoch <= progress.epoch);
     }
-    let limit = |d: &ImageDataset, n: Option<usize>| d.subset(0..n.unwrap_or(d.len()).min(d.len()));
-    let train_set = limit(&data.train, config.limit_train);
-    let test_set = limit(&data.test, config.limit_test);
-    let loader = mnist_loader(train_set, config.batch_size, Some(config))?;
+    let mut sums = stat_sums(&stat_names, &progress);
+    let save = |path: &Path, progress: &Progress, sums: &[f64], opt: &GroupOptimizer| {
+        let mut p = progress.clone();
+        p.sums = stat_names
+            .iter()
+            .map(|n| n.to_string())
+            .zip(sums.iter().copied())
+            .collect();
+        save_checkpoint(path, config, &task_meta, &p, net, opt)
+    };
     let mut last = history.last().cloned();
     for epoch in progress.epoch..config.epochs {
         let lr = config.lr_at(epoch);
-        optimizer.set_learning_rate(lr);
+        optimizer.set_learning_rates(|base| {
+            config
+                .schedule
+                .clone()
+                .with_total(config.epochs)
+                .lr_at(base, epoch)
+        });
         let start_batch = progress.batch;
         on_event(Event::EpochStart {
             epoch: epoch + 1,
-            batches: loader.len_batches(),
+            batches: train.len_batches(),
             done: start_batch,
         });
         let started = Instant::now();
         let mut images_this_session = 0usize;
-        for (b, batch) in loader.epoch(epoch).enumerate().skip(start_batch) {
+        for (b, batch) in train.epoch(epoch).enumerate().skip(start_batch) {
             if stop.load(Ordering::SeqCst) {
-                save_checkpoint(&files.last, config, &progress, &net, optimizer.as_ref())?;
+                save(&files.last, &progress, &sums, &optimizer)?;
                 return Ok(Outcome::Interrupted { epoch, batch: b });
             }
             let batch = batch?;
-            let labels = batch.labels()?;
-            nn::reseed(&net, step_seed(config.seed, epoch, b));
-            let logits = net.forward(&batch.images, Mode::Train)?;
-            let loss = logits.cross_entropy(labels, &Default::default())?;
-            let loss_value = loss.item()?;
+            nn::reseed(net, step_seed(config.seed, epoch, b));
+            let step = task.loss(&batch)?;
+            let loss_value = step.loss.item()?;
             if !loss_value.is_finite() {
                 return Err(Error::Autograd(format!(
                     "the training loss became {loss_value} at epoch {} batch {}; stopped. The last good checkpoint is {}",
@@ -223,62 +301,91 @@ pub fn train(
                     files.last.display()
                 )));
             }
-            let mut grads = loss.backward()?;
+            let mut grads = step.loss.backward()?;
             if let Some(penalty) = &config.penalty {
                 penalty.apply(&params, &mut grads)?;
             }
+            if let Some(max_norm) = config.clip_grad_norm {
+                clip_grad_norm(&trainable, &mut grads, max_norm);
+            }
             optimizer.step(&grads)?;
-            let n = labels.len();
-            let correct = logits
-                .argmax(1)?
-                .iter()
-                .zip(labels)
-                .filter(|(p, t)| p == t)
-                .count();
+            let n = batch.len();
             progress.batch = b + 1;
             progress.loss_sum += loss_value as f64 * n as f64;
-            progress.correct += correct;
+            for (s, v) in sums.iter_mut().zip(&step.stats) {
+                *s += v;
+            }
             progress.seen += n;
             images_this_session += n;
             let secs = started.elapsed().as_secs_f64();
+            let seen = progress.seen.max(1) as f64;
+            let running: Vec<(&'static str, f64)> = stat_names
+                .iter()
+                .zip(&sums)
+                .map(|(n, s)| (*n, s / seen))
+                .collect();
             on_event(Event::Step {
                 loss: loss_value,
-                accuracy: progress.correct as f64 / progress.seen.max(1) as f64,
+                stats: &running,
                 images_per_second: images_this_session as f64 / secs.max(1e-9),
             });
         }
         let seconds = started.elapsed().as_secs_f64();
-        let eval = evaluate(&net, &test_set, 10)?;
+        let evaluation = task.evaluate(eval)?;
+        let value = evaluation
+            .iter()
+            .find(|(n, _)| n == headline.name)
+            .map(|m| m.1)
+            .ok_or_else(|| {
+                Error::config(
+                    "train",
+                    format!(
+                        "the task's evaluation has no headline metric '{}'",
+                        headline.name
+                    ),
+                )
+            })?;
+        let seen = progress.seen.max(1) as f64;
+        let mut values = vec![("train_loss".to_string(), progress.loss_sum / seen)];
+        values.extend(
+            stat_names
+                .iter()
+                .zip(&sums)
+                .map(|(n, s)| (format!("train_{n}"), s / seen)),
+        );
+        values.extend(evaluation.iter().map(|(n, v)| (format!("test_{n}"), *v)));
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             lr,
-            train_loss: progress.loss_sum / progress.seen.max(1) as f64,
-            train_accuracy: progress.correct as f64 / progress.seen.max(1) as f64,
-            test_loss: eval.loss,
-            test_accuracy: eval.accuracy,
+            values,
             seconds,
             images_per_second: images_this_session as f64 / seconds.max(1e-9),
         };
-        let improved = eval.accuracy > progress.best_accuracy || epoch == 0;
+        let improved = epoch == 0 || progress.best.is_none_or(|b| headline.improves(value, b));
+        let best = match progress.best {
+            Some(b) if !headline.improves(value, b) => b,
+            _ => value,
+        };
         progress = Progress {
             epoch: epoch + 1,
             batch: 0,
             loss_sum: 0.0,
-            correct: 0,
+            sums: Vec::new(),
             seen: 0,
-            best_accuracy: progress.best_accuracy.max(eval.accuracy),
+            best: Some(best),
         };
+        sums.iter_mut().for_each(|s| *s = 0.0);
         if improved {
-            save_checkpoint(&files.best, config, &progress, &net, optimizer.as_ref())?;
+            save(&files.best, &progress, &sums, &optimizer)?;
         }
-        save_checkpoint(&files.last, config, &progress, &net, optimizer.as_ref())?;
+        save(&files.last, &progress, &sums, &optimizer)?;
         history.push(metrics.clone());
         write_metrics(&files.metrics, &history)?;
         on_event(Event::EpochEnd(&metrics));
         last = Some(metrics);
     }
     Ok(Outcome::Finished {
-        best_accuracy: progress.best_accuracy,
+        best: progress.best.unwrap_or(f64::NAN),
         last,
     })
 }

@@ -24,10 +24,16 @@ fn draw_metrics<DB: DrawingBackend>(
     let first = rows.first().map_or(1, |r| r.epoch) as f64;
     let x_range = first - 0.2..last + 0.2;
     type Pick = fn(&EpochMetrics) -> f64;
-    let loss: [(&str, Pick); 2] = [("training", |r| r.train_loss), ("test", |r| r.test_loss)];
+    fn value(r: &EpochMetrics, name: &str) -> f64 {
+        r.get(name).unwrap_or(f64::NAN)
+    }
+    let loss: [(&str, Pick); 2] = [
+        ("training", |r| value(r, "train_loss")),
+        ("test", |r| value(r, "test_loss")),
+    ];
     let acc: [(&str, Pick); 2] = [
-        ("training", |r| 100.0 * r.train_accuracy),
-        ("test", |r| 100.0 * r.test_accuracy),
+        ("training", |r| 100.0 * value(r, "train_accuracy")),
+        ("test", |r| 100.0 * value(r, "test_accuracy")),
     ];
     for (panel, (title, series)) in panels.iter().zip([("loss", loss), ("accuracy (%)", acc)]) {
         let values: Vec<f64> = series

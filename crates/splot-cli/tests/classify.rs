@@ -1,0 +1,236 @@
+//! `splot classify train|eval|predict` on the layouts users have (an ImageFolder built from
+//! MNIST digits written as PNGs, UCI digits' IDX files), and `splot train` as its shorthand,
+//! unchanged for the README's first command.
+
+use splot::data::image::write_image;
+use splot::data::{Image, ImageDataset, Mnist};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn splot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_splot"))
+        .args(args)
+        .output()
+        .expect("run splot")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes the first `n` digits of `set` as `dir/digit<label>/<i>.png`.
+fn write_folder(dir: &Path, set: &ImageDataset, n: usize) {
+    for i in 0..n {
+        let class = dir.join(format!("digit{}", set.label(i)));
+        std::fs::create_dir_all(&class).unwrap();
+        let image = Image::new(1, set.rows(), set.cols(), set.image(i).to_vec()).unwrap();
+        write_image(&class.join(format!("{i:05}.png")), &image).unwrap();
+    }
+}
+
+/// The `test_accuracy` of the last row of a run's metrics.csv.
+fn test_accuracy(run: &Path) -> f64 {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "test_accuracy").unwrap();
+    csv.lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .nth(col)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn classify_train_on_an_image_folder_learns_and_eval_names_its_classes() {
+    let mnist = Mnist::load(&Mnist::default_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("digits");
+    write_folder(&data.join("train"), &mnist.train, 1500);
+    write_folder(&data.join("val"), &mnist.test, 300);
+    let run = dir.path().join("run");
+    let o = splot(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "lenet5-relu",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.002",
+        "--epochs",
+        "2",
+        "--label-smoothing",
+        "0.05",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("ImageFolder"),
+        "{}",
+        text(&o.stderr)
+    );
+    let accuracy = test_accuracy(&run);
+    eprintln!("ImageFolder of 1 500 MNIST PNGs, 2 epochs: test accuracy {accuracy}");
+    assert!(accuracy > 0.7, "test accuracy {accuracy} (chance 0.1)");
+    let best = run.join("best.safetensors");
+    let o = splot(&[
+        "classify",
+        "eval",
+        best.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("top-5") && out.contains("digit7:") && out.contains("on 300 images"),
+        "{out}"
+    );
+    // predict prints the folder's class names
+    let png = data.join("val/digit7");
+    let first = std::fs::read_dir(&png)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let o = splot(&[
+        "classify",
+        "predict",
+        best.to_str().unwrap(),
+        first.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("digit"), "{}", text(&o.stdout));
+    // a folder with no val/ or test/ is a clear error
+    std::fs::rename(data.join("val"), data.join("elsewhere")).unwrap();
+    let o = splot(&[
+        "classify",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("r2").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("val/"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn classify_train_reads_uci_digits_and_a_zoo_network_takes_num_classes() {
+    let uci = splot::data::UciDigits::locate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("uci");
+    let o = splot(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        uci.to_str().unwrap(),
+        "--optimizer",
+        "adam",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--clip-grad-norm",
+        "5",
+        "--group",
+        "output.*:0.003:0",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let accuracy = test_accuracy(&run);
+    eprintln!("UCI digits, LeNet-5, 3 epochs: test accuracy {accuracy}");
+    assert!(
+        accuracy > 0.5,
+        "UCI digits test accuracy {accuracy} (chance 0.1)"
+    );
+    // a zoo network with its head replaced, frozen stem, a few MNIST steps
+    let run = dir.path().join("zoo");
+    let o = splot(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--model",
+        "resnet20",
+        "--num-classes",
+        "12",
+        "--freeze",
+        "conv1.*",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "64",
+        "--limit-test",
+        "32",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("12 classes"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = splot(&[
+        "classify",
+        "train",
+        "--num-classes",
+        "3",
+        "--out",
+        dir.path().join("few").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("below the data's 10 classes"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// The README's first command, shortened: the same numbers as the MNIST-only loop gave
+/// (recorded at commit 5334a79 with 2 threads).
+#[test]
+fn splot_train_is_unchanged_as_the_classification_shorthand() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("lenet5");
+    let o = splot(&[
+        "--threads",
+        "2",
+        "train",
+        "--model",
+        "lenet5",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "2000",
+        "--limit-test",
+        "500",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("epoch 1/1: lr 0.03000 | train loss 0.9871 acc 68.30 % | test loss 0.5308 acc 82.80 % (error 17.20 %)"),
+        "{out}"
+    );
+    assert!(out.contains("done: best test accuracy 82.80 %"), "{out}");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(
+        csv.contains("\n1,0.03,0.987125,0.683000,0.530837,0.828000,"),
+        "{csv}"
+    );
+}

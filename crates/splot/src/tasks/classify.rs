@@ -1,0 +1,514 @@
+//! Classification: one class per image.
+//! - Data: ImageFolder (`DIR/train/<class>/*`, `DIR/val/` or `DIR/test/`), a CSV of
+//!   `path,label` per split, or IDX files (MNIST's names, or UCI digits' `train-*`/`test-*`),
+//!   opened by [`ClassifyData::open`].
+//! - Model: any zoo network ([`crate::models::build_with_classes`]) with its head sized to
+//!   the data's classes (or `num_classes`); grey images feed colour networks by repeating
+//!   the grey plane into red, green and blue.
+//! - Loss: cross-entropy, with optional label smoothing. Metrics: loss, accuracy, top-5
+//!   accuracy (with ≥ 5 classes); [`Evaluation`] adds accuracy per class and the confusion.
+//! - CLI: `splot classify train|eval|predict` (and the shorthand `splot train|eval|predict`).
+
+use crate::data::loader::{Loader, LoaderConfig};
+use crate::data::mnist::{Mnist, UciDigits, MNIST_MEAN, MNIST_STD};
+use crate::data::{csv_list, image_folder, Batch, Dataset, ImageDataset};
+use crate::error::{Error, Result};
+use crate::io::Metadata;
+use crate::models::{build_with_classes, LENET_NAMES};
+use crate::nn::{Mode, Module, Sequential};
+use crate::ops::loss::CrossEntropyConfig;
+use crate::tensor::Tensor;
+use crate::train::{Headline, StepLoss, Task, TrainConfig, LECUN_DISTORTIONS};
+use std::path::Path;
+
+/// Settings of a classifier beyond the run's [`TrainConfig`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassifyOptions {
+    /// The class names, index = class.
+    pub class_names: Vec<String>,
+    /// Outputs of the head (default: one per class name).
+    pub num_classes: Option<usize>,
+    /// Label smoothing `ε` of the cross-entropy (0: none).
+    pub label_smoothing: f32,
+}
+
+impl ClassifyOptions {
+    /// The ten digits `"0"` … `"9"`, no smoothing: MNIST's classifier.
+    pub fn digits() -> Self {
+        ClassifyOptions {
+            class_names: (0..10).map(|d| d.to_string()).collect(),
+            num_classes: None,
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+/// The classification task: a network, its classes, its loss.
+pub struct Classify {
+    net: Sequential,
+    input: [usize; 3],
+    model: String,
+    classes: usize,
+    options: ClassifyOptions,
+    smoothing: CrossEntropyConfig,
+}
+
+impl Classify {
+    /// The network `config.model` with a head of `options.num_classes` (default: one per
+    /// class name) outputs, initialised from `config.seed`.
+    pub fn new(config: &TrainConfig, options: &ClassifyOptions) -> Result<Self> {
+        let named = options.class_names.len();
+        let classes = options.num_classes.unwrap_or(named);
+        if classes < named.max(1) {
+            return Err(Error::config(
+                "classify",
+                format!("--num-classes {classes} is below the data's {named} classes"),
+            ));
+        }
+        if !(0.0..=1.0).contains(&options.label_smoothing) {
+            return Err(Error::config(
+                "classify",
+                format!(
+                    "label smoothing {} must lie in [0, 1]",
+                    options.label_smoothing
+                ),
+            ));
+        }
+        let (net, input) =
+            build_with_classes(&config.model, config.dropout, Some(classes), config.seed)?;
+        Ok(Classify {
+            net,
+            input,
+            model: config.model.clone(),
+            classes,
+            options: options.clone(),
+            smoothing: CrossEntropyConfig {
+                label_smoothing: options.label_smoothing,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Sequential {
+        &self.net
+    }
+
+    /// The input shape `[c, h, w]` the network was designed for.
+    pub fn input(&self) -> [usize; 3] {
+        self.input
+    }
+
+    /// Number of outputs of the head.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+}
+
+/// The images with as many channels as the network takes: grey `[n, 1, h, w]` is repeated
+/// into 3 channels for a colour network; any other mismatch is an error.
+pub fn match_channels(images: &Tensor, channels: usize) -> Result<Tensor> {
+    match (images.dim(1), channels) {
+        (a, b) if a == b => Ok(images.clone()),
+        (1, 3) => Tensor::concat(&[images, images, images], 1),
+        (a, b) => Err(Error::shape(
+            "classify",
+            format!("the images have {a} channels but the network takes {b}"),
+        )),
+    }
+}
+
+impl Task for Classify {
+    fn model(&self) -> &dyn Module {
+        &self.net
+    }
+
+    fn train_stats(&self) -> Vec<&'static str> {
+        vec!["accuracy"]
+    }
+
+    fn loss(&self, batch: &Batch) -> Result<StepLoss> {
+        let labels = batch.labels()?;
+        let images = match_channels(&batch.images, self.input[0])?;
+        let logits = self.net.forward(&images, Mode::Train)?;
+        let loss = logits.cross_entropy(labels, &self.smoothing)?;
+        let correct = logits
+            .argmax(1)?
+            .iter()
+            .zip(labels)
+            .filter(|(p, t)| p == t)
+            .count();
+        Ok(StepLoss {
+            loss,
+            stats: vec![correct as f64],
+        })
+    }
+
+    fn evaluate(&self, loader: &Loader) -> Result<Vec<(String, f64)>> {
+        let e = evaluate_loader(
+            &self.net,
+            self.input[0],
+            loader,
+            self.classes,
+            &self.smoothing,
+        )?;
+        let mut out = vec![
+            ("loss".to_string(), e.loss),
+            ("accuracy".to_string(), e.accuracy),
+        ];
+        if let Some(top5) = e.top5 {
+            out.push(("top5".to_string(), top5));
+        }
+        Ok(out)
+    }
+
+    fn headline(&self) -> Headline {
+        Headline {
+            name: "accuracy",
+            higher_is_better: true,
+        }
+    }
+
+    fn metadata(&self) -> Metadata {
+        [
+            ("kind", "classify".to_string()),
+            ("model", self.model.clone()),
+            ("classes", self.classes.to_string()),
+            ("class_names", self.options.class_names.join("\n")),
+            ("label_smoothing", self.options.label_smoothing.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// Rebuilds the network of a classification checkpoint from its run config and its
+/// `task.*` settings (checkpoints from before the generic loop have none: 10 digits).
+pub fn build_model(config: &TrainConfig, task: &Metadata) -> Result<(Sequential, [usize; 3])> {
+    let classes = match task.get("classes") {
+        Some(c) => Some(c.parse::<usize>().map_err(|_| Error::Parse {
+            what: "checkpoint task",
+            msg: format!("task.classes = '{c}' is not a count"),
+        })?),
+        None => None,
+    };
+    build_with_classes(&config.model, config.dropout, classes, config.seed)
+}
+
+/// The class names of a classification checkpoint's `task.*` settings (the digits for one
+/// from before the generic loop).
+pub fn class_names(task: &Metadata) -> Vec<String> {
+    match task.get("class_names") {
+        Some(names) => names.split('\n').map(String::from).collect(),
+        None => ClassifyOptions::digits().class_names,
+    }
+}
+
+/// Test-set results: loss, accuracy, top-5 accuracy and the confusion matrix
+/// `[true][predicted]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// Fraction whose true class is among the 5 highest scores (with ≥ 5 classes).
+    pub top5: Option<f64>,
+    /// Counts by true class (rows) and predicted class (columns).
+    pub confusion: Vec<Vec<usize>>,
+}
+
+impl Evaluation {
+    /// Accuracy per true class (NaN for a class with no images).
+    pub fn per_class_accuracy(&self) -> Vec<f64> {
+        self.confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| row[c] as f64 / row.iter().sum::<usize>() as f64)
+            .collect()
+    }
+}
+
+/// Evaluates `net` over the batches of `loader` in evaluation mode, without recording
+/// gradients; grey images are repeated to the network's `channels`.
+pub fn evaluate_loader(
+    net: &dyn Module,
+    channels: usize,
+    loader: &Loader,
+    classes: usize,
+    loss_config: &CrossEntropyConfig,
+) -> Result<Evaluation> {
+    let mut confusion = vec![vec![0usize; classes]; classes];
+    let (mut loss_sum, mut seen, mut top5) = (0.0f64, 0usize, 0usize);
+    let _no_grad = crate::NoGradGuard::new();
+    for batch in loader.epoch(0) {
+        let batch = batch?;
+        let labels = batch.labels()?;
+        let images = match_channels(&batch.images, channels)?;
+        let logits = net.forward(&images, Mode::Eval)?;
+        loss_sum += logits.cross_entropy(labels, loss_config)?.item()? as f64 * labels.len() as f64;
+        for (&p, &t) in logits.argmax(1)?.iter().zip(labels) {
+            confusion[t][p] += 1;
+        }
+        let k = logits.dim(1);
+        let scores = logits.to_vec();
+        for (row, &t) in scores.chunks_exact(k).zip(labels) {
+            if row.iter().filter(|&&v| v > row[t]).count() < 5 {
+                top5 += 1;
+            }
+        }
+        seen += labels.len();
+    }
+    let n = seen.max(1) as f64;
+    let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
+    Ok(Evaluation {
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        top5: (classes >= 5).then_some(top5 as f64 / n),
+        confusion,
+    })
+}
+
+/// Evaluates `net` on the MNIST-style digits `data` (as [`mnist_loader`] prepares them).
+pub fn evaluate(net: &dyn Module, data: &ImageDataset, classes: usize) -> Result<Evaluation> {
+    let loader = mnist_loader(data.clone(), 500, None)?;
+    evaluate_loader(net, 1, &loader, classes, &CrossEntropyConfig::default())
+}
+
+/// The loader settings for MNIST as LeNet-5 wants it: normalised, padded to 32×32.
+pub fn mnist_loader(
+    data: ImageDataset,
+    batch_size: usize,
+    train: Option<&TrainConfig>,
+) -> Result<Loader> {
+    idx_loader(data, batch_size, train, 2)
+}
+
+/// THE one place a classification loader is built (the generic loader will replace the
+/// body): grey digits normalised with MNIST's mean and deviation, padded by `pad`,
+/// shuffled and distorted (with `--augment`) when `train` is given.
+fn idx_loader(
+    data: ImageDataset,
+    batch_size: usize,
+    train: Option<&TrainConfig>,
+    pad: usize,
+) -> Result<Loader> {
+    Loader::new(
+        data,
+        LoaderConfig {
+            batch_size,
+            shuffle: train.is_some(),
+            seed: train.map_or(0, |c| c.seed),
+            mean: MNIST_MEAN,
+            std: MNIST_STD,
+            pad,
+            augment: train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS),
+            drop_last: false,
+            prefetch: 2,
+        },
+    )
+}
+
+/// Padding that brings `rows × cols` images to LeNet-5's fixed 32×32 (0 for the zoo
+/// networks, which pool adaptively); an error when they cannot be centred in it.
+fn pad_for(model: &str, input: [usize; 3], rows: usize, cols: usize) -> Result<usize> {
+    if !LENET_NAMES.contains(&model) {
+        return Ok(0);
+    }
+    let side = input[1];
+    if rows != cols || rows > side || (side - rows) % 2 != 0 {
+        return Err(Error::config(
+            "classify",
+            format!(
+                "{} takes {side}×{side} images; these are {rows}×{cols}, which cannot be padded to it evenly",
+                model
+            ),
+        ));
+    }
+    Ok((side - rows) / 2)
+}
+
+/// The evaluation loader of network `model` (input `[c, h, w]`) over digit images, as
+/// training's evaluation builds it.
+pub fn eval_loader(model: &str, input: [usize; 3], data: ImageDataset) -> Result<Loader> {
+    let pad = pad_for(model, input, data.rows(), data.cols())?;
+    idx_loader(data, 500, None, pad)
+}
+
+/// The training and evaluation loaders of `config` for `task` over digit images, the first
+/// `limit_train` / `limit_test` of each.
+pub fn idx_loaders(
+    config: &TrainConfig,
+    task: &Classify,
+    train: &ImageDataset,
+    test: &ImageDataset,
+) -> Result<(Loader, Loader)> {
+    let limit = |d: &ImageDataset, n: Option<usize>| d.subset(0..n.unwrap_or(d.len()).min(d.len()));
+    let pad = pad_for(&task.model, task.input, train.rows(), train.cols())?;
+    Ok((
+        idx_loader(
+            limit(train, config.limit_train),
+            config.batch_size,
+            Some(config),
+            pad,
+        )?,
+        idx_loader(limit(test, config.limit_test), 500, None, pad)?,
+    ))
+}
+
+/// A classification data set: its training and evaluation splits and its class names.
+#[derive(Clone, Debug)]
+pub struct ClassifyData {
+    /// The training split.
+    pub train: ImageDataset,
+    /// The evaluation split (`val/`, `test/`, `--val`, or IDX's test files).
+    pub val: ImageDataset,
+    /// Class names, index = class.
+    pub classes: Vec<String>,
+    /// Where it came from, in words.
+    pub description: String,
+}
+
+impl ClassifyData {
+    /// Opens any classification layout: `None` is the repository's MNIST; a directory
+    /// with `train/` is an ImageFolder pair (`val/`, else `test/`, unless `val` is given);
+    /// a directory of IDX files is MNIST (`t10k-*` test files) or UCI digits (`test-*`);
+    /// a `.csv` file is a `path,label` list, with `val` the evaluation list.
+    pub fn open(data: Option<&Path>, val: Option<&Path>) -> Result<ClassifyData> {
+        let digits = ClassifyOptions::digits().class_names;
+        let Some(path) = data else {
+            let dir = Mnist::locate()?;
+            let m = Mnist::load(&dir)?;
+            return Ok(ClassifyData {
+                train: m.train,
+                val: m.test,
+                classes: digits,
+                description: format!("MNIST ({})", dir.display()),
+            });
+        };
+        let is_idx = |dir: &Path, stem: &str| {
+            dir.join(format!("{stem}-images-idx3-ubyte.gz")).exists()
+                || dir.join(format!("{stem}-images-idx3-ubyte")).exists()
+        };
+        let folder_split = |dir: &Path| -> Result<crate::data::FileDataset> {
+            if dir
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                && dir.is_file()
+            {
+                csv_list(dir)
+            } else {
+                image_folder(dir)
+            }
+        };
+        let (train, val, what) = if path.is_dir() && path.join("train").is_dir() {
+            let val_path = match val {
+                Some(v) => v.to_path_buf(),
+                None => ["val", "test"]
+                    .iter()
+                    .map(|s| path.join(s))
+                    .find(|p| p.is_dir())
+                    .ok_or_else(|| {
+                        Error::format(path, "an ImageFolder data set needs val/ or test/ beside train/ (or --val DIR)")
+                    })?,
+            };
+            (
+                image_folder(&path.join("train"))?,
+                folder_split(&val_path)?,
+                "ImageFolder",
+            )
+        } else if path.is_dir() && is_idx(path, "t10k") {
+            let m = Mnist::load(path)?;
+            return Ok(ClassifyData {
+                train: m.train,
+                val: m.test,
+                classes: digits,
+                description: format!("MNIST ({})", path.display()),
+            });
+        } else if path.is_dir() && is_idx(path, "test") {
+            let u = UciDigits::load(path)?;
+            return Ok(ClassifyData {
+                train: u.train,
+                val: u.test,
+                classes: digits,
+                description: format!("UCI digits ({})", path.display()),
+            });
+        } else if path.is_file() {
+            let val = val.ok_or_else(|| {
+                Error::format(
+                    path,
+                    "a CSV training list needs --val with the evaluation list",
+                )
+            })?;
+            (csv_list(path)?, folder_split(val)?, "CSV")
+        } else {
+            return Err(Error::format(
+                path,
+                "not a classification data set: expected a directory with train/ and val/ (ImageFolder), a directory of IDX files (MNIST, UCI digits), or a CSV file of path,label with --val",
+            ));
+        };
+        if val.classes != train.classes {
+            return Err(Error::format(
+                path,
+                format!(
+                    "the evaluation split's classes {:?} differ from the training split's {:?}",
+                    val.classes, train.classes
+                ),
+            ));
+        }
+        Ok(ClassifyData {
+            classes: train.classes.clone(),
+            train: decoded_grey(&train)?,
+            val: decoded_grey(&val)?,
+            description: format!("{what} ({})", path.display()),
+        })
+    }
+}
+
+/// TEMPORARY ADAPTER, until the generic loader (a loader over any `Dataset`) lands: decodes
+/// every image of a class dataset into one in-memory [`ImageDataset`] of grey bytes, so the
+/// IDX loader can batch it. All images must have one size; colour becomes grey (luma).
+pub fn decoded_grey(data: &dyn Dataset) -> Result<ImageDataset> {
+    let mut pixels = Vec::new();
+    let mut labels = Vec::with_capacity(data.len());
+    let mut size = None;
+    for i in 0..data.len() {
+        let sample = data.get(i)?;
+        let image = sample.image.with_channels(1)?;
+        let hw = (image.height, image.width);
+        match size {
+            None => size = Some(hw),
+            Some(s) if s != hw => {
+                return Err(Error::config(
+                    "classify",
+                    format!(
+                        "{} is {}×{}, the first image {}×{}: until the generic loader lands, every image must have one size",
+                        data.describe(i),
+                        hw.1,
+                        hw.0,
+                        s.1,
+                        s.0
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        let class = match sample.target {
+            crate::data::Target::Class(c) if c < 256 => c as u8,
+            other => {
+                return Err(Error::config(
+                    "classify",
+                    format!(
+                        "{}: target {other:?} is not a class below 256",
+                        data.describe(i)
+                    ),
+                ))
+            }
+        };
+        pixels.extend_from_slice(&image.data);
+        labels.push(class);
+    }
+    let (rows, cols) = size.ok_or_else(|| Error::config("classify", "the data set is empty"))?;
+    ImageDataset::new(pixels, labels, rows, cols)
+}

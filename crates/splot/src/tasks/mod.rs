@@ -1,0 +1,6 @@
+//! The tasks the one training loop ([`crate::train::fit`]) trains: each supplies its model,
+//! the loss of a batch and its evaluation ([`crate::train::Task`]), and lives in one place.
+//!
+//! - [`classify`]: one class per image (ImageFolder, CSV, IDX), cross-entropy, accuracy.
+
+pub mod classify;
