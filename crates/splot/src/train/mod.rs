@@ -106,7 +106,7 @@ pub fn mnist_loader(
             pad: 2,
             augment: train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS),
             drop_last: false,
-            prefetch: 2,
+            ..Default::default()
         },
     )
 }

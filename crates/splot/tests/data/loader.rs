@@ -133,7 +133,7 @@ fn loader_normalises_and_pads_with_normalised_black() {
     let want = (19.0 / 255.0 - 0.1307) / 0.3081;
     assert!((b.images.at(&[1, 0, 2, 1]).unwrap() - want).abs() < 1e-6);
     let padded = Loader::new(counting_set(2), LoaderConfig { pad: 2, ..cfg }).unwrap();
-    assert_eq!(padded.image_size(), (8, 7));
+    assert_eq!(padded.image_size(), Some((8, 7)));
     let p = padded.epoch(0).next().unwrap().unwrap();
     assert_eq!(p.images.shape(), &[2, 1, 8, 7]);
     let black = -0.1307 / 0.3081;
@@ -321,7 +321,10 @@ fn fingerprint(loader: &Loader, count: usize) -> u64 {
     };
     for epoch in 0..2 {
         for b in loader.epoch(epoch).take(count).map(Result::unwrap) {
-            b.images.to_vec().iter().for_each(|v| eat(v.to_bits() as u64));
+            b.images
+                .to_vec()
+                .iter()
+                .for_each(|v| eat(v.to_bits() as u64));
             b.images.shape().iter().for_each(|&d| eat(d as u64));
             b.labels().unwrap().iter().for_each(|&l| eat(l as u64));
             b.indices.iter().for_each(|&i| eat(i as u64));

@@ -1,0 +1,285 @@
+//! [`Resize`]: PIL's bilinear resampling, as torchvision's `Resize` does it on PIL images.
+//!
+//! The filter is the triangle `max(0, 1 − |x|)` stretched by the scale when shrinking (so a
+//! shrink averages every input pixel: antialiasing), the weights of each output pixel
+//! normalised to sum 1 and rounded to 22-bit fixed point; a horizontal pass then a vertical
+//! one, each rounding to bytes (PIL's `ImagingResample`, 8 bits per channel). Masks are
+//! resized by nearest neighbour (the input pixel under each output pixel's centre), boxes
+//! scaled.
+
+use super::geometry::move_boxes;
+use super::{Item, Pixels, Transform};
+use crate::data::sample::{Mask, Target};
+use crate::error::{Error, Result};
+use crate::tensor::Rng;
+
+/// Bits of the fixed-point weights (PIL's `PRECISION_BITS`).
+const PRECISION: u32 = 22;
+
+/// The weights of a 1-D resampling from `input` to `output` samples.
+struct Coeffs {
+    /// First input sample and number of samples of each output sample.
+    bounds: Vec<(usize, usize)>,
+    /// `ksize` weights per output sample (the first `bounds[i].1` used).
+    weights: Vec<i32>,
+    ksize: usize,
+}
+
+impl Coeffs {
+    /// PIL's `precompute_coeffs` with the bilinear filter (support 1) and
+    /// `normalize_coeffs_8bpc`.
+    fn new(input: usize, output: usize) -> Coeffs {
+        let scale = input as f64 / output as f64;
+        let filterscale = scale.max(1.0);
+        let support = filterscale;
+        let ksize = support.ceil() as usize * 2 + 1;
+        let mut bounds = Vec::with_capacity(output);
+        let mut weights = vec![0i32; output * ksize];
+        let mut k = vec![0f64; ksize];
+        for xx in 0..output {
+            let center = (xx as f64 + 0.5) * scale;
+            let ss = 1.0 / filterscale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = ((center + support + 0.5) as i64).min(input as i64) as usize - xmin;
+            let mut ww = 0.0;
+            for (x, kx) in k.iter_mut().enumerate().take(xmax) {
+                let t = ((x + xmin) as f64 - center + 0.5) * ss;
+                *kx = (1.0 - t.abs()).max(0.0);
+                ww += *kx;
+            }
+            for (x, &kx) in k.iter().enumerate().take(xmax) {
+                let v = if ww != 0.0 { kx / ww } else { kx };
+                let fixed = v * (1u32 << PRECISION) as f64;
+                weights[xx * ksize + x] = if v < 0.0 { fixed - 0.5 } else { fixed + 0.5 } as i32;
+            }
+            bounds.push((xmin, xmax));
+        }
+        Coeffs {
+            bounds,
+            weights,
+            ksize,
+        }
+    }
+
+    fn of(&self, i: usize) -> (usize, &[i32]) {
+        let (start, n) = self.bounds[i];
+        (start, &self.weights[i * self.ksize..][..n])
+    }
+}
+
+/// PIL's `clip8`: the fixed-point sum back to a byte.
+#[inline]
+fn clip8(v: i32) -> u8 {
+    (v >> PRECISION).clamp(0, 255) as u8
+}
+
+/// Resamples the `h × w` window at `(top, left)` of a `stride`-wide plane to
+/// `out_h × out_w`, as PIL resizes the crop of that window.
+fn resample_plane(
+    src: &[u8],
+    stride: usize,
+    (top, left, h, w): (usize, usize, usize, usize),
+    (out_h, out_w): (usize, usize),
+) -> Vec<u8> {
+    let horizontal = out_w != w;
+    let vertical = out_h != h;
+    let hc = Coeffs::new(w, out_w);
+    let vc = Coeffs::new(h, out_h);
+    // Rows of the window the vertical pass reads.
+    let (first, last) = if vertical {
+        let (s, n) = vc.bounds[out_h - 1];
+        (vc.bounds[0].0, s + n)
+    } else {
+        (0, h)
+    };
+    let half = 1i32 << (PRECISION - 1);
+    // Horizontal pass over the rows `first..last` of the window, into `tmp` (`tw` wide).
+    let tw = out_w;
+    let mut tmp = vec![0u8; (last - first) * tw];
+    for (r, y) in (first..last).enumerate() {
+        let row = &src[(top + y) * stride + left..][..w];
+        let out = &mut tmp[r * tw..][..tw];
+        if !horizontal {
+            out.copy_from_slice(row);
+            continue;
+        }
+        for (xx, o) in out.iter_mut().enumerate() {
+            let (start, k) = hc.of(xx);
+            let mut ss = half;
+            for (&p, &kw) in row[start..start + k.len()].iter().zip(k) {
+                ss += p as i32 * kw;
+            }
+            *o = clip8(ss);
+        }
+    }
+    if !vertical {
+        return tmp;
+    }
+    let mut out = vec![0u8; out_h * out_w];
+    let mut acc = vec![0i32; out_w];
+    for yy in 0..out_h {
+        let (start, k) = vc.of(yy);
+        acc.fill(half);
+        for (j, &kw) in k.iter().enumerate() {
+            let row = &tmp[(start - first + j) * tw..][..tw];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * kw;
+            }
+        }
+        for (o, &a) in out[yy * out_w..][..out_w].iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
+    }
+    out
+}
+
+/// The source index of each of `output` samples resized by nearest neighbour from `input`
+/// (PIL's `NEAREST`: the sample under the output's centre).
+fn nearest(input: usize, output: usize) -> Vec<usize> {
+    let scale = input as f64 / output as f64;
+    (0..output)
+        .map(|x| (((x as f64 + 0.5) * scale) as usize).min(input - 1))
+        .collect()
+}
+
+/// The window `(top, left, h, w)` of `item` resized to `out_h × out_w`: pixels bilinear
+/// (fractional levels are rounded to bytes first), the mask by nearest neighbour, boxes
+/// moved and scaled.
+pub(crate) fn resize_region(
+    mut item: Item,
+    region: (usize, usize, usize, usize),
+    out_h: usize,
+    out_w: usize,
+) -> Item {
+    let (top, left, h, w) = region;
+    let (ih, iw, c) = (item.height, item.width, item.channels);
+    let bytes = item.bytes();
+    let mut data = Vec::with_capacity(c * out_h * out_w);
+    for ch in 0..c {
+        let plane = &bytes[ch * ih * iw..(ch + 1) * ih * iw];
+        data.extend(resample_plane(plane, iw, region, (out_h, out_w)));
+    }
+    let target = match std::mem::replace(&mut item.target, Target::None) {
+        Target::Mask(m) => {
+            let (ys, xs) = (nearest(h, out_h), nearest(w, out_w));
+            let mut out = Vec::with_capacity(out_h * out_w);
+            for &y in &ys {
+                let row = &m.data[(top + y) * m.width + left..];
+                out.extend(xs.iter().map(|&x| row[x]));
+            }
+            Target::Mask(Mask {
+                height: out_h,
+                width: out_w,
+                data: out,
+            })
+        }
+        Target::Boxes(mut b) => {
+            let (sx, sy) = (out_w as f32 / w as f32, out_h as f32 / h as f32);
+            let (dx, dy) = (left as f32, top as f32);
+            move_boxes(&mut b, out_w, out_h, |[x1, y1, x2, y2]| {
+                [
+                    (x1 - dx) * sx,
+                    (y1 - dy) * sy,
+                    (x2 - dx) * sx,
+                    (y2 - dy) * sy,
+                ]
+            });
+            Target::Boxes(b)
+        }
+        other => other,
+    };
+    Item {
+        channels: c,
+        height: out_h,
+        width: out_w,
+        pixels: Pixels::Bytes(data),
+        target,
+    }
+}
+
+/// The size a [`Resize`] gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ResizeTo {
+    /// The shorter side to this many pixels, the aspect ratio kept (the longer side
+    /// `⌊S · long / short⌋`, as torchvision).
+    Shorter(usize),
+    /// Exactly `height × width`.
+    Exact {
+        /// Output height.
+        height: usize,
+        /// Output width.
+        width: usize,
+    },
+}
+
+/// Resizes the whole image, bilinear with antialiasing (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resize {
+    /// The output size.
+    pub to: ResizeTo,
+}
+
+impl Resize {
+    /// The shorter side to `size`.
+    pub fn shorter(size: usize) -> Resize {
+        Resize {
+            to: ResizeTo::Shorter(size),
+        }
+    }
+
+    /// Exactly `height × width`.
+    pub fn exact(height: usize, width: usize) -> Resize {
+        Resize {
+            to: ResizeTo::Exact { height, width },
+        }
+    }
+
+    /// The output `(height, width)` for an input of `height × width`.
+    pub fn size_for(&self, height: usize, width: usize) -> (usize, usize) {
+        match self.to {
+            ResizeTo::Exact { height, width } => (height, width),
+            ResizeTo::Shorter(s) => {
+                let (short, long) = (height.min(width), height.max(width));
+                let long = ((s as f64 * long as f64 / short as f64) as usize).max(1);
+                if width <= height {
+                    (long, s)
+                } else {
+                    (s, long)
+                }
+            }
+        }
+    }
+}
+
+impl Transform for Resize {
+    fn apply(&self, item: Item, _rng: &mut Rng) -> Result<Item> {
+        let (h, w) = self.size_for(item.height, item.width);
+        if (h, w) == (item.height, item.width) {
+            return Ok(item);
+        }
+        let region = (0, 0, item.height, item.width);
+        Ok(resize_region(item, region, h, w))
+    }
+
+    fn check(&self) -> Result<()> {
+        let ok = match self.to {
+            ResizeTo::Shorter(s) => s > 0,
+            ResizeTo::Exact { height, width } => height > 0 && width > 0,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::config(
+                "Resize",
+                format!("{:?} has no pixels", self.to),
+            ))
+        }
+    }
+
+    fn output_size(&self, input: Option<(usize, usize)>) -> Option<(usize, usize)> {
+        match self.to {
+            ResizeTo::Exact { height, width } => Some((height, width)),
+            ResizeTo::Shorter(_) => input.map(|(h, w)| self.size_for(h, w)),
+        }
+    }
+}
