@@ -1,4 +1,4 @@
-//! Crops, padding and flips: [`Pad`], [`CenterCrop`], [`RandomCrop`], [`RandomResizedCrop`],
+//! Crops, padding and flips: [`Pad`], [`Crop`], [`CenterCrop`], [`RandomCrop`], [`RandomResizedCrop`],
 //! [`HorizontalFlip`]; and the moves of a target that every geometric transform shares.
 
 use super::resize::resize_region;
@@ -108,6 +108,40 @@ impl Transform for Pad {
 
     fn output_size(&self, input: Option<(usize, usize)>) -> Option<(usize, usize)> {
         input.map(|(h, w)| (h + 2 * self.pad, w + 2 * self.pad))
+    }
+}
+
+/// The fixed `height × width` window at `(top, left)` (torchvision's `F.crop`); parts
+/// outside the image are black.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Crop {
+    /// First row.
+    pub top: usize,
+    /// First column.
+    pub left: usize,
+    /// Output height.
+    pub height: usize,
+    /// Output width.
+    pub width: usize,
+}
+
+impl Transform for Crop {
+    fn apply(&self, item: Item, _rng: &mut Rng) -> Result<Item> {
+        Ok(crop(
+            item,
+            self.top as isize,
+            self.left as isize,
+            self.height,
+            self.width,
+        ))
+    }
+
+    fn check(&self) -> Result<()> {
+        check_size("Crop", self.height, self.width)
+    }
+
+    fn output_size(&self, _input: Option<(usize, usize)>) -> Option<(usize, usize)> {
+        Some((self.height, self.width))
     }
 }
 

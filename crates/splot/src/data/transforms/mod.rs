@@ -31,7 +31,7 @@ mod resize;
 
 pub use colour::ColorJitter;
 pub use distort::{Augment, Distort};
-pub use geometry::{CenterCrop, HorizontalFlip, Pad, RandomCrop, RandomResizedCrop};
+pub use geometry::{CenterCrop, Crop, HorizontalFlip, Pad, RandomCrop, RandomResizedCrop};
 pub use resize::{Resize, ResizeTo};
 
 use super::sample::{Image, Sample, Target, IGNORE_INDEX};

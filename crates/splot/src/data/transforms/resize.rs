@@ -2,8 +2,9 @@
 //!
 //! The filter is the triangle `max(0, 1 − |x|)` stretched by the scale when shrinking (so a
 //! shrink averages every input pixel: antialiasing), the weights of each output pixel
-//! normalised to sum 1 and rounded to 22-bit fixed point; a horizontal pass then a vertical
-//! one, each rounding to bytes (PIL's `ImagingResample`, 8 bits per channel). Masks are
+//! normalised to sum 1 and rounded to 22-bit fixed point; two passes, each rounding to
+//! bytes (Pillow 13's `ImagingResample`, 8 bits per channel, including its choice of which
+//! pass goes first). Masks are
 //! resized by nearest neighbour (the input pixel under each output pixel's centre), boxes
 //! scaled.
 
@@ -73,64 +74,97 @@ fn clip8(v: i32) -> u8 {
     (v >> PRECISION).clamp(0, 255) as u8
 }
 
+/// One horizontal pass: each of the `rows` rows of `w` values at `src[start + r·stride..]`
+/// resampled to `out_w` values by `hc`.
+fn horizontal(
+    src: &[u8],
+    (start, stride, rows, w): (usize, usize, usize, usize),
+    hc: &Coeffs,
+    out_w: usize,
+) -> Vec<u8> {
+    let half = 1i32 << (PRECISION - 1);
+    let mut out = vec![0u8; rows * out_w];
+    for r in 0..rows {
+        let row = &src[start + r * stride..][..w];
+        for (xx, o) in out[r * out_w..][..out_w].iter_mut().enumerate() {
+            let (first, k) = hc.of(xx);
+            let mut ss = half;
+            for (&p, &kw) in row[first..first + k.len()].iter().zip(k) {
+                ss += p as i32 * kw;
+            }
+            *o = clip8(ss);
+        }
+    }
+    out
+}
+
+/// One vertical pass: the `w`-wide rows at `src[start + r·stride..]` resampled to
+/// `out_h` rows by `vc` (row `r` of `vc` counted from `start`).
+fn vertical(
+    src: &[u8],
+    (start, stride, w): (usize, usize, usize),
+    vc: &Coeffs,
+    out_h: usize,
+) -> Vec<u8> {
+    let half = 1i32 << (PRECISION - 1);
+    let mut out = vec![0u8; out_h * w];
+    let mut acc = vec![0i32; w];
+    for yy in 0..out_h {
+        let (first, k) = vc.of(yy);
+        acc.fill(half);
+        for (j, &kw) in k.iter().enumerate() {
+            let row = &src[start + (first + j) * stride..][..w];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * kw;
+            }
+        }
+        for (o, &a) in out[yy * w..][..w].iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
+    }
+    out
+}
+
 /// Resamples the `h × w` window at `(top, left)` of a `stride`-wide plane to
-/// `out_h × out_w`, as PIL resizes the crop of that window.
+/// `out_h × out_w`, as Pillow 13 resizes the crop of that window: two passes, horizontal
+/// first unless the height shrinks by more than twice as many pixels as the width (then
+/// vertical first), a pass skipped when its size does not change.
 fn resample_plane(
     src: &[u8],
     stride: usize,
     (top, left, h, w): (usize, usize, usize, usize),
     (out_h, out_w): (usize, usize),
 ) -> Vec<u8> {
-    let horizontal = out_w != w;
-    let vertical = out_h != h;
-    let hc = Coeffs::new(w, out_w);
-    let vc = Coeffs::new(h, out_h);
-    // Rows of the window the vertical pass reads.
-    let (first, last) = if vertical {
-        let (s, n) = vc.bounds[out_h - 1];
-        (vc.bounds[0].0, s + n)
-    } else {
-        (0, h)
-    };
-    let half = 1i32 << (PRECISION - 1);
-    // Horizontal pass over the rows `first..last` of the window, into `tmp` (`tw` wide).
-    let tw = out_w;
-    let mut tmp = vec![0u8; (last - first) * tw];
-    for (r, y) in (first..last).enumerate() {
-        let row = &src[(top + y) * stride + left..][..w];
-        let out = &mut tmp[r * tw..][..tw];
-        if !horizontal {
-            out.copy_from_slice(row);
-            continue;
+    let origin = top * stride + left;
+    let (need_h, need_v) = (out_w != w, out_h != h);
+    let (dh, dw) = (h as i64 - out_h as i64, w as i64 - out_w as i64);
+    let vertical_first = dh > 0 && dh > 2 * dw;
+    match (need_h, need_v) {
+        (false, false) => (0..h)
+            .flat_map(|y| &src[origin + y * stride..][..w])
+            .copied()
+            .collect(),
+        (true, false) => horizontal(src, (origin, stride, h, w), &Coeffs::new(w, out_w), out_w),
+        (false, true) => vertical(src, (origin, stride, w), &Coeffs::new(h, out_h), out_h),
+        (true, true) if vertical_first => {
+            let tmp = vertical(src, (origin, stride, w), &Coeffs::new(h, out_h), out_h);
+            horizontal(&tmp, (0, w, out_h, w), &Coeffs::new(w, out_w), out_w)
         }
-        for (xx, o) in out.iter_mut().enumerate() {
-            let (start, k) = hc.of(xx);
-            let mut ss = half;
-            for (&p, &kw) in row[start..start + k.len()].iter().zip(k) {
-                ss += p as i32 * kw;
-            }
-            *o = clip8(ss);
-        }
-    }
-    if !vertical {
-        return tmp;
-    }
-    let mut out = vec![0u8; out_h * out_w];
-    let mut acc = vec![0i32; out_w];
-    for yy in 0..out_h {
-        let (start, k) = vc.of(yy);
-        acc.fill(half);
-        for (j, &kw) in k.iter().enumerate() {
-            let row = &tmp[(start - first + j) * tw..][..tw];
-            for (a, &p) in acc.iter_mut().zip(row) {
-                *a += p as i32 * kw;
-            }
-        }
-        for (o, &a) in out[yy * out_w..][..out_w].iter_mut().zip(&acc) {
-            *o = clip8(a);
+        (true, true) => {
+            // Only the rows the vertical pass reads.
+            let vc = Coeffs::new(h, out_h);
+            let first = vc.bounds[0].0;
+            let (s, n) = vc.bounds[out_h - 1];
+            let rows = s + n - first;
+            let start = origin + first * stride;
+            let tmp = horizontal(src, (start, stride, rows, w), &Coeffs::new(w, out_w), out_w);
+            let shifted = Coeffs {
+                bounds: vc.bounds.iter().map(|&(b, n)| (b - first, n)).collect(),
+                ..vc
+            };
+            vertical(&tmp, (0, out_w, out_w), &shifted, out_h)
         }
     }
-    out
 }
 
 /// The source index of each of `output` samples resized by nearest neighbour from `input`
