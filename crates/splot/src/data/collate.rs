@@ -54,10 +54,20 @@ pub fn collate(
         (h, w) = (h.max(it.height), w.max(it.width));
     }
     let n = items.len();
-    let mut pixels = vec![0.0f32; n * c * h * w];
-    for (k, it) in items.iter().enumerate() {
-        normalize.write(it, &mut pixels[k * c * h * w..(k + 1) * c * h * w], h, w);
-    }
+    let same = items.iter().all(|it| (it.height, it.width) == (h, w));
+    let pixels = if same {
+        let mut pixels = Vec::with_capacity(n * c * h * w);
+        items
+            .iter()
+            .for_each(|it| normalize.extend(it, &mut pixels));
+        pixels
+    } else {
+        let mut pixels = vec![0.0f32; n * c * h * w];
+        for (k, it) in items.iter().enumerate() {
+            normalize.write(it, &mut pixels[k * c * h * w..(k + 1) * c * h * w], h, w);
+        }
+        pixels
+    };
     let sizes = items.iter().map(|it| [it.height, it.width]).collect();
     let targets = match kind {
         super::TargetKind::None => BatchTargets::None,

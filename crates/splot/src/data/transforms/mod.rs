@@ -192,21 +192,48 @@ impl Normalize {
     pub fn write(&self, item: &Item, out: &mut [f32], out_height: usize, out_width: usize) {
         let (h, w) = (item.height, item.width);
         for c in 0..item.channels {
-            let (mean, std) = self.channel(c);
             for y in 0..h {
-                let dst = &mut out[(c * out_height + y) * out_width..][..w];
                 let at = (c * h + y) * w;
-                match &item.pixels {
-                    Pixels::Bytes(b) => {
-                        for (d, &v) in dst.iter_mut().zip(&b[at..at + w]) {
-                            *d = (v as f32 / 255.0 - mean) / std;
-                        }
-                    }
-                    Pixels::Floats(f) => {
-                        for (d, &v) in dst.iter_mut().zip(&f[at..at + w]) {
-                            *d = (v / 255.0 - mean) / std;
-                        }
-                    }
+                let dst = &mut out[(c * out_height + y) * out_width..][..w];
+                self.row(item, c, at..at + w, |k, v| dst[k] = v);
+            }
+        }
+    }
+
+    /// Appends the normalised pixels of `item` (`c·h·w` values, planar) to `out`.
+    pub fn extend(&self, item: &Item, out: &mut Vec<f32>) {
+        let plane = item.height * item.width;
+        out.reserve(item.channels * plane);
+        for c in 0..item.channels {
+            let (mean, std) = self.channel(c);
+            let range = c * plane..(c + 1) * plane;
+            match &item.pixels {
+                Pixels::Bytes(b) => {
+                    out.extend(b[range].iter().map(|&v| (v as f32 / 255.0 - mean) / std))
+                }
+                Pixels::Floats(f) => out.extend(f[range].iter().map(|&v| (v / 255.0 - mean) / std)),
+            }
+        }
+    }
+
+    /// Calls `put(k, value)` for the normalised values `range` of channel `c` of `item`.
+    fn row(
+        &self,
+        item: &Item,
+        c: usize,
+        range: std::ops::Range<usize>,
+        mut put: impl FnMut(usize, f32),
+    ) {
+        let (mean, std) = self.channel(c);
+        match &item.pixels {
+            Pixels::Bytes(b) => {
+                for (k, &v) in b[range].iter().enumerate() {
+                    put(k, (v as f32 / 255.0 - mean) / std);
+                }
+            }
+            Pixels::Floats(f) => {
+                for (k, &v) in f[range].iter().enumerate() {
+                    put(k, (v / 255.0 - mean) / std);
                 }
             }
         }

@@ -75,7 +75,7 @@ fn clip8(v: i32) -> u8 {
 }
 
 /// One horizontal pass: each of the `rows` rows of `w` values at `src[start + r·stride..]`
-/// resampled to `out_w` values by `hc`.
+/// resampled to `out_w` values by `hc`. Four rows go together, sharing each weight.
 fn horizontal(
     src: &[u8],
     (start, stride, rows, w): (usize, usize, usize, usize),
@@ -84,8 +84,35 @@ fn horizontal(
 ) -> Vec<u8> {
     let half = 1i32 << (PRECISION - 1);
     let mut out = vec![0u8; rows * out_w];
-    for r in 0..rows {
-        let row = &src[start + r * stride..][..w];
+    let row = |r: usize| &src[start + r * stride..][..w];
+    let mut r = 0;
+    while r + 4 <= rows {
+        let (r0, r1, r2, r3) = (row(r), row(r + 1), row(r + 2), row(r + 3));
+        for xx in 0..out_w {
+            let (first, k) = hc.of(xx);
+            let (a0, a1, a2, a3) = (
+                &r0[first..first + k.len()],
+                &r1[first..first + k.len()],
+                &r2[first..first + k.len()],
+                &r3[first..first + k.len()],
+            );
+            let (mut s0, mut s1, mut s2, mut s3) = (half, half, half, half);
+            for j in 0..k.len() {
+                let kw = k[j];
+                s0 += a0[j] as i32 * kw;
+                s1 += a1[j] as i32 * kw;
+                s2 += a2[j] as i32 * kw;
+                s3 += a3[j] as i32 * kw;
+            }
+            out[r * out_w + xx] = clip8(s0);
+            out[(r + 1) * out_w + xx] = clip8(s1);
+            out[(r + 2) * out_w + xx] = clip8(s2);
+            out[(r + 3) * out_w + xx] = clip8(s3);
+        }
+        r += 4;
+    }
+    for r in r..rows {
+        let row = row(r);
         for (xx, o) in out[r * out_w..][..out_w].iter_mut().enumerate() {
             let (first, k) = hc.of(xx);
             let mut ss = half;
