@@ -250,7 +250,7 @@ fn the_distortion_moves_boxes_with_the_ink() {
 fn resize_and_resized_crop_equal_pil_bit_for_bit() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/pil_resize.json"
+        "/tests/fixtures/pil_transforms.json"
     ))
     .unwrap();
     let f: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -653,4 +653,77 @@ fn a_mask_whose_size_differs_from_its_image_is_an_error_naming_both_files() {
         err.contains("b.png") && err.contains("b.jpg") && err.contains("sample 1"),
         "{err}"
     );
+}
+
+#[test]
+fn colour_jitter_changes_equal_torchvision_on_pil_bit_for_bit() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pil_transforms.json"
+    ))
+    .unwrap();
+    let f: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let list = |v: &serde_json::Value| -> Vec<u8> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u8)
+            .collect()
+    };
+    let (h, w) = (
+        f["height"].as_u64().unwrap() as usize,
+        f["width"].as_u64().unwrap() as usize,
+    );
+    let image = Image::from_interleaved(3, h, w, &list(&f["rgb"])).unwrap();
+    let cases = f["jitter"].as_array().unwrap();
+    assert_eq!(cases.len(), 8);
+    for case in cases {
+        let (op, factor) = (
+            case["op"].as_str().unwrap(),
+            case["factor"].as_f64().unwrap() as f32,
+        );
+        let (k, jitter) = match op {
+            "brightness" => (
+                0,
+                ColorJitter {
+                    brightness: 0.5,
+                    ..Default::default()
+                },
+            ),
+            "contrast" => (
+                1,
+                ColorJitter {
+                    contrast: 0.5,
+                    ..Default::default()
+                },
+            ),
+            "saturation" => (
+                2,
+                ColorJitter {
+                    saturation: 0.5,
+                    ..Default::default()
+                },
+            ),
+            _ => (
+                3,
+                ColorJitter {
+                    hue: 0.5,
+                    ..Default::default()
+                },
+            ),
+        };
+        let mut factors = [1.0; 4];
+        factors[k] = factor;
+        let item = Item::new(image.clone(), Target::None).unwrap();
+        let out = jitter.adjust(item, [0, 1, 2, 3], factors);
+        let want = Image::from_interleaved(3, h, w, &list(&case["rgb"])).unwrap();
+        let got = bytes(&out);
+        let differ = got.iter().zip(&want.data).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            differ,
+            0,
+            "{op} {factor}: {differ} of {} levels differ",
+            got.len()
+        );
+    }
 }

@@ -46,12 +46,13 @@ fn rgb_to_hsv(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
     let rc = (maxc - r) as f32 / cr;
     let gc = (maxc - g) as f32 / cr;
     let bc = (maxc - b) as f32 / cr;
+    // C's arithmetic: float minus float in float, a double constant plus float in double.
     let h = if r == maxc {
         bc - gc
     } else if g == maxc {
-        2.0 + rc - bc
+        (2.0 + rc as f64 - bc as f64) as f32
     } else {
-        4.0 + gc - rc
+        (4.0 + gc as f64 - rc as f64) as f32
     };
     let h = ((h as f64 / 6.0 + 1.0) % 1.0) as f32;
     let byte = |v: f32| ((v as f64 * 255.0) as i32).clamp(0, 255) as u8;
@@ -63,15 +64,16 @@ fn hsv_to_rgb(h: u8, s: u8, v: u8) -> (u8, u8, u8) {
     if s == 0 {
         return (v, v, v);
     }
-    let hf = h as f32 as f64 * 6.0 / 255.0;
+    // C's arithmetic: `f` and `fs` are floats, `fs * f` a float product, the rest double.
+    let hf = h as f64 * 6.0 / 255.0;
     let i = hf.floor() as i32;
-    let f = (hf - i as f64) as f32 as f64;
-    let fs = (s as f32 as f64 / 255.0) as f32 as f64;
-    let v64 = v as f32 as f64;
+    let f = (hf - i as f64) as f32;
+    let fs = (s as f64 / 255.0) as f32;
+    let v64 = v as f64;
     let byte = |x: f64| (x.round() as i32).clamp(0, 255) as u8;
-    let p = byte(v64 * (1.0 - fs));
-    let q = byte(v64 * (1.0 - fs * f));
-    let t = byte(v64 * (1.0 - fs * (1.0 - f)));
+    let p = byte(v64 * (1.0 - fs as f64));
+    let q = byte(v64 * (1.0 - (fs * f) as f64));
+    let t = byte(v64 * (1.0 - fs as f64 * (1.0 - f as f64)));
     match i % 6 {
         0 => (v, t, p),
         1 => (q, v, p),
@@ -100,7 +102,7 @@ impl ColorJitter {
 }
 
 impl Transform for ColorJitter {
-    fn apply(&self, mut item: Item, rng: &mut Rng) -> Result<Item> {
+    fn apply(&self, item: Item, rng: &mut Rng) -> Result<Item> {
         // torchvision: a random permutation of the four, then the four factors.
         let mut order = [0usize, 1, 2, 3];
         for i in (1..4).rev() {
@@ -110,6 +112,28 @@ impl Transform for ColorJitter {
         let c = Self::factor(rng, self.contrast);
         let s = Self::factor(rng, self.saturation);
         let h = uniform(rng, -self.hue as f64, self.hue as f64) as f32;
+        Ok(self.adjust(item, order, [b, c, s, h]))
+    }
+
+    fn check(&self) -> Result<()> {
+        let spreads = [self.brightness, self.contrast, self.saturation];
+        if spreads.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || !(0.0..=0.5).contains(&self.hue)
+        {
+            return Err(Error::config(
+                "ColorJitter",
+                format!("spreads must be finite and ≥ 0, hue at most 0.5: {self:?}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ColorJitter {
+    /// The changes with drawn `[brightness, contrast, saturation, hue]` factors, in
+    /// `order` (0 brightness, 1 contrast, 2 saturation, 3 hue), each skipped when its
+    /// spread is 0 (what [`Transform::apply`] does after its draws).
+    pub fn adjust(&self, mut item: Item, order: [usize; 4], factors: [f32; 4]) -> Item {
+        let [b, c, s, h] = factors;
         let (channels, n) = (item.channels, item.height * item.width);
         let data = item.bytes();
         for op in order {
@@ -142,18 +166,6 @@ impl Transform for ColorJitter {
                 _ => {}
             }
         }
-        Ok(item)
-    }
-
-    fn check(&self) -> Result<()> {
-        let spreads = [self.brightness, self.contrast, self.saturation];
-        if spreads.iter().any(|v| !(v.is_finite() && *v >= 0.0)) || !(0.0..=0.5).contains(&self.hue)
-        {
-            return Err(Error::config(
-                "ColorJitter",
-                format!("spreads must be finite and ≥ 0, hue at most 0.5: {self:?}"),
-            ));
-        }
-        Ok(())
+        item
     }
 }
