@@ -56,6 +56,15 @@ pub enum Error {
         /// What went wrong inside it.
         source: Box<Error>,
     },
+    /// An error while loading one sample of a dataset, naming the sample (its position in
+    /// the dataset and, where the cause does not already, its file).
+    #[error("{entry}: {source}")]
+    Sample {
+        /// The sample, e.g. `sample 17 (photos/cat/3.jpg)`.
+        entry: String,
+        /// What went wrong reading or transforming it.
+        source: Box<Error>,
+    },
     /// Gradient computation was asked for something it cannot do.
     #[error("backward: {0}")]
     Autograd(String),

@@ -30,6 +30,9 @@ pub struct Batch {
     pub targets: BatchTargets,
     /// The position of each image in the dataset.
     pub indices: Vec<usize>,
+    /// The `[height, width]` of each image before the batch padded it to the largest
+    /// (all equal to the tensor's when no padding was needed).
+    pub sizes: Vec<[usize; 2]>,
 }
 
 impl Batch {

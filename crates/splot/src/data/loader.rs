@@ -1,17 +1,22 @@
-//! [`Loader`]: batches of normalised, optionally padded and distorted images, shuffled per
-//! epoch and prepared on a background thread.
+//! [`Loader`]: batches of any [`Dataset`] through a transform [`Pipeline`], shuffled per
+//! epoch, decoded and transformed on worker threads.
 //!
-//! Each image goes through, in order:
-//! 1. an optional random affine distortion ([`Augment`], after LeCun et al. 1998): rotation
-//!    by θ, isotropic scaling by s and translation by t about the centre of the output
-//!    canvas, sampled bilinearly with black (0) outside the image;
-//! 2. zero padding of `pad` pixels on each side (the canvas is `rows + 2·pad` high);
-//! 3. normalisation `v = (pixel / 255 − mean) / std`, padding included, so a padding pixel
-//!    is `(0 − mean) / std` like torchvision's `Pad` before `Normalize`.
+//! Each sample is read (decoded, for files), turned into an [`Item`], run through the
+//! pipeline's transforms with a generator seeded from `(seed, epoch, position in the
+//! epoch)`, normalised, and collated by target kind ([`super::collate`]). The order and
+//! every random draw of epoch `e` depend only on `(seed, e)`: a resumed run reproduces the
+//! batches exactly, whatever was iterated before and however many workers build them.
 //!
-//! The order and the distortions of epoch `e` depend only on `(seed, e)`: a resumed run
-//! reproduces the batches exactly, whatever was iterated before, and whatever the thread
-//! timing (every sample draws from its own generator).
+//! [`Loader::new`] is the MNIST loader of old over an [`ImageDataset`]: its pipeline is
+//! [`Pipeline::digits`] — (1) an optional random affine distortion ([`Augment`], after
+//! LeCun et al. 1998) onto (2) a canvas padded by `pad` black pixels on each side, then
+//! (3) `v = (pixel / 255 − mean) / std`, padding included (a padding pixel is
+//! `(0 − mean) / std`, like torchvision's `Pad` before `Normalize`). [`Loader::with_pipeline`]
+//! takes any dataset and pipeline.
+//!
+//! An undecodable sample ends the epoch with an error naming the sample and its file;
+//! with `skip_bad` it is counted, named in [`Batches::skipped`] and left out of its batch
+//! (a batch left with no sample is not served).
 //!
 //! ```
 //! use splot::data::{ImageDataset, Loader, LoaderConfig};
@@ -22,54 +27,60 @@
 //! # Ok::<(), splot::Error>(())
 //! ```
 
-use super::batch::{Batch, BatchTargets};
+pub use super::transforms::Augment;
+
+use super::batch::Batch;
+use super::collate::collate;
 use super::dataset::ImageDataset;
+use super::source::Dataset;
+use super::transforms::{Item, Pipeline};
 use crate::error::{Error, Result};
-use crate::tensor::{Rng, Tensor};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Arc;
+use crate::tensor::Rng;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-/// Ranges of the random affine distortion drawn for every image, each uniformly in
-/// `[-max, max]`. All zeros is the identity, equal to no augmentation.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Augment {
-    /// Largest translation along each axis, in pixels (drawn per axis).
-    pub max_shift: f32,
-    /// Largest rotation, in degrees.
-    pub max_rotation_deg: f32,
-    /// Largest relative change of size: 0.1 scales by a factor in `[0.9, 1.1]`. Below 1.
-    pub max_scale: f32,
-}
-
-/// How a [`Loader`] batches, orders and transforms the images.
+/// How a [`Loader`] batches, orders and (for [`Loader::new`]) transforms the images.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoaderConfig {
     /// Images per batch (at least 1).
     pub batch_size: usize,
     /// Shuffle the order anew each epoch; otherwise the dataset's order.
     pub shuffle: bool,
-    /// Seed of the shuffles and distortions.
+    /// Seed of the shuffles and the transforms' draws.
     pub seed: u64,
-    /// Mean subtracted after scaling pixels to `[0, 1]` (MNIST: [`super::mnist::MNIST_MEAN`]).
+    /// [`Loader::new`]: mean subtracted after scaling pixels to `[0, 1]` (MNIST:
+    /// [`super::mnist::MNIST_MEAN`]). Must stay 0 with [`Loader::with_pipeline`].
     pub mean: f32,
-    /// Standard deviation divided by after subtracting the mean (MNIST:
-    /// [`super::mnist::MNIST_STD`]); positive.
+    /// [`Loader::new`]: standard deviation divided by after subtracting the mean (MNIST:
+    /// [`super::mnist::MNIST_STD`]); positive. Must stay 1 with a pipeline.
     pub std: f32,
-    /// Black pixels added on each side (2 makes 28×28 into LeNet-5's 32×32).
+    /// [`Loader::new`]: black pixels added on each side (2 makes 28×28 into LeNet-5's
+    /// 32×32). Must stay 0 with a pipeline.
     pub pad: usize,
-    /// A random distortion per image, or none.
+    /// [`Loader::new`]: a random distortion per image, or none. None with a pipeline.
     pub augment: Option<Augment>,
     /// Drop the last batch of an epoch when it is smaller than `batch_size`.
     pub drop_last: bool,
-    /// Batches prepared ahead on the background thread; 0 prepares each batch on the
-    /// calling thread when it is asked for, with no background thread.
+    /// Batches prepared ahead of the one asked for, at least one per worker; 0 prepares
+    /// each batch on the calling thread when it is asked for, with no worker.
     pub prefetch: usize,
+    /// Threads that read, decode, transform and collate batches (each builds whole
+    /// batches); 0 works on the calling thread. The batches are the same for any number.
+    pub workers: usize,
+    /// Skip samples that cannot be read (counted and named in [`Batches::skipped`])
+    /// instead of ending the epoch with an error.
+    pub skip_bad: bool,
+    /// Pad images of different sizes to the batch's largest (bottom and right; sizes in
+    /// [`Batch::sizes`]) instead of refusing them.
+    pub pad_to_largest: bool,
 }
 
 impl Default for LoaderConfig {
     /// Batches of 64, shuffled with seed 0, pixels scaled to `[0, 1]` (mean 0, std 1), no
-    /// padding, no augmentation, last partial batch kept, 2 batches prefetched.
+    /// padding, no augmentation, last partial batch kept, 2 batches prefetched by 2
+    /// workers, bad samples an error, images of one size.
     fn default() -> Self {
         LoaderConfig {
             batch_size: 64,
@@ -81,26 +92,50 @@ impl Default for LoaderConfig {
             augment: None,
             drop_last: false,
             prefetch: 2,
+            workers: 2,
+            skip_bad: false,
+            pad_to_largest: false,
         }
     }
 }
 
-/// Batches over an [`ImageDataset`]; see the module documentation.
-#[derive(Clone, Debug)]
+/// A sample left out of its batch by `skip_bad`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    /// Its position in the dataset.
+    pub index: usize,
+    /// Its file or entry.
+    pub entry: String,
+    /// Why it could not be read.
+    pub error: String,
+}
+
+/// Batches over a [`Dataset`]; see the module documentation.
+#[derive(Clone)]
 pub struct Loader {
-    data: Arc<ImageDataset>,
+    data: Arc<dyn Dataset>,
+    pipeline: Arc<Pipeline>,
     config: LoaderConfig,
+    input_size: Option<(usize, usize)>,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("samples", &self.data.len())
+            .field("pipeline", &self.pipeline)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl Loader {
-    /// A loader over `data`; an error when the configuration cannot work (batch size 0, a
-    /// standard deviation that is not positive, distortion ranges that are negative, not
-    /// finite, or a scale range of 1 or more).
+    /// A loader over IDX digits with the pipeline of `config` ([`Pipeline::digits`]); an
+    /// error when the configuration cannot work (batch size 0, a standard deviation that
+    /// is not positive, distortion ranges that are negative, not finite, or a scale range
+    /// of 1 or more).
     pub fn new(data: impl Into<Arc<ImageDataset>>, config: LoaderConfig) -> Result<Loader> {
         let bad = |msg: String| Err(Error::config("Loader", msg));
-        if config.batch_size == 0 {
-            return bad("batch_size must be at least 1".into());
-        }
         if !(config.std.is_finite() && config.std > 0.0 && config.mean.is_finite()) {
             return bad(format!(
                 "normalisation needs a finite mean and a positive std, got mean {} std {}",
@@ -108,16 +143,49 @@ impl Loader {
             ));
         }
         if let Some(a) = config.augment {
-            let ranges = [a.max_shift, a.max_rotation_deg, a.max_scale];
-            if ranges.iter().any(|r| !(r.is_finite() && *r >= 0.0)) || a.max_scale >= 1.0 {
-                return bad(format!(
-                    "augmentation ranges must be finite and ≥ 0, max_scale below 1: {a:?}"
-                ));
-            }
+            a.check("Loader")?;
+        }
+        let data: Arc<ImageDataset> = data.into();
+        let pipeline = Pipeline::digits(config.pad, config.augment, config.mean, config.std)?;
+        let input_size = Some((data.rows(), data.cols()));
+        Loader::build(data, pipeline, config, input_size)
+    }
+
+    /// A loader over any dataset through `pipeline`. The digit settings of `config`
+    /// (`mean`, `std`, `pad`, `augment`) must keep their defaults: their transforms belong
+    /// in the pipeline.
+    pub fn with_pipeline(
+        data: Arc<dyn Dataset>,
+        pipeline: Pipeline,
+        config: LoaderConfig,
+    ) -> Result<Loader> {
+        let d = LoaderConfig::default();
+        if (config.mean, config.std, config.pad, config.augment)
+            != (d.mean, d.std, d.pad, d.augment)
+        {
+            return Err(Error::config(
+                "Loader",
+                "mean, std, pad and augment configure Loader::new; with a pipeline, use its \
+                 Normalize, Pad and Distort",
+            ));
+        }
+        Loader::build(data, pipeline, config, None)
+    }
+
+    fn build(
+        data: Arc<dyn Dataset>,
+        pipeline: Pipeline,
+        config: LoaderConfig,
+        input_size: Option<(usize, usize)>,
+    ) -> Result<Loader> {
+        if config.batch_size == 0 {
+            return Err(Error::config("Loader", "batch_size must be at least 1"));
         }
         Ok(Loader {
-            data: data.into(),
+            data,
+            pipeline: Arc::new(pipeline),
             config,
+            input_size,
         })
     }
 
@@ -127,8 +195,13 @@ impl Loader {
     }
 
     /// The dataset.
-    pub fn dataset(&self) -> &ImageDataset {
+    pub fn dataset(&self) -> &Arc<dyn Dataset> {
         &self.data
+    }
+
+    /// The transforms.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 
     /// Batches per epoch: `⌈n / batch_size⌉`, or `⌊n / batch_size⌋` with `drop_last`.
@@ -141,10 +214,10 @@ impl Loader {
         }
     }
 
-    /// Height and width of the images in a batch: `(rows + 2·pad, cols + 2·pad)`.
-    pub fn image_size(&self) -> (usize, usize) {
-        let p = 2 * self.config.pad;
-        (self.data.rows() + p, self.data.cols() + p)
+    /// Height and width of the images in a batch, when the pipeline fixes them (digits:
+    /// `(rows + 2·pad, cols + 2·pad)`).
+    pub fn image_size(&self) -> Option<(usize, usize)> {
+        self.pipeline.output_size(self.input_size)
     }
 
     /// The dataset indices of epoch `epoch` in the order they are served (all of them, the
@@ -153,35 +226,25 @@ impl Loader {
         self.plan(epoch).order
     }
 
-    /// The batches of epoch `epoch`. With `prefetch > 0` they are prepared on a background
-    /// thread, at most `prefetch` ahead; dropping the iterator early stops and joins that
-    /// thread.
+    /// The batches of epoch `epoch`. With workers and `prefetch > 0` they are prepared on
+    /// worker threads, at most `max(prefetch, workers)` ahead of the one asked for;
+    /// dropping the iterator early stops and joins them.
     pub fn epoch(&self, epoch: usize) -> Batches {
-        let plan = self.plan(epoch);
-        let remaining = self.len_batches();
-        if self.config.prefetch == 0 {
-            return Batches {
-                source: Source::Inline { plan, next: 0 },
-                remaining,
-            };
-        }
-        let (tx, rx) = sync_channel(self.config.prefetch);
-        let handle = std::thread::Builder::new()
-            .name("splot-loader".into())
-            .spawn(move || {
-                for b in 0..remaining {
-                    if tx.send(plan.batch(b)).is_err() {
-                        return; // the iterator was dropped
-                    }
-                }
-            })
-            .expect("cannot spawn the loader thread");
+        let plan = Arc::new(self.plan(epoch));
+        let total = self.len_batches();
+        let (workers, prefetch) = (self.config.workers, self.config.prefetch);
+        let source = if workers == 0 || prefetch == 0 {
+            Source::Inline { plan }
+        } else {
+            Source::Workers(Workers::start(plan, total, workers, prefetch.max(workers)))
+        };
         Batches {
-            source: Source::Thread {
-                rx: Some(rx),
-                handle: Some(handle),
-            },
-            remaining,
+            source,
+            next: 0,
+            total,
+            skipped: Vec::new(),
+            failed: false,
+            skip_bad: self.config.skip_bad,
         }
     }
 
@@ -198,6 +261,7 @@ impl Loader {
         }
         Plan {
             data: Arc::clone(&self.data),
+            pipeline: Arc::clone(&self.pipeline),
             config: self.config.clone(),
             order,
             sample_seed: rng.next_u64(),
@@ -207,183 +271,234 @@ impl Loader {
 
 /// Everything needed to build any batch of one epoch, on any thread.
 struct Plan {
-    data: Arc<ImageDataset>,
+    data: Arc<dyn Dataset>,
+    pipeline: Arc<Pipeline>,
     config: LoaderConfig,
     order: Vec<usize>,
     sample_seed: u64,
 }
 
+/// A built batch (`None` when `skip_bad` left it empty) and the samples it skipped.
+type Built = (Result<Option<Batch>>, Vec<Skipped>);
+
 impl Plan {
+    /// The item of the sample at position `pos` of the epoch.
+    fn item(&self, pos: usize) -> Result<Item> {
+        let i = self.order[pos];
+        let mix = (pos as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng::seed(self.sample_seed ^ mix);
+        let sample = self.data.get(i)?;
+        self.pipeline.apply(Item::from_sample(sample)?, &mut rng)
+    }
+
     /// Batch `b` of the epoch.
-    fn batch(&self, b: usize) -> Batch {
+    fn batch(&self, b: usize) -> Built {
         let cfg = &self.config;
         let start = b * cfg.batch_size;
         let end = (start + cfg.batch_size).min(self.order.len());
-        let (rows, cols) = (self.data.rows(), self.data.cols());
-        let (h, w) = (rows + 2 * cfg.pad, cols + 2 * cfg.pad);
-        let mut pixels = vec![0.0f32; (end - start) * h * w];
-        let mut labels = Vec::with_capacity(end - start);
-        for (k, pos) in (start..end).enumerate() {
+        let (mut items, mut indices, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for pos in start..end {
             let i = self.order[pos];
-            let canvas = &mut pixels[k * h * w..(k + 1) * h * w];
-            let image = self.data.image(i);
-            match cfg.augment {
-                None => place(image, rows, cols, cfg.pad, canvas),
-                Some(a) => {
-                    let mix = (pos as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
-                    let mut rng = Rng::seed(self.sample_seed ^ mix);
-                    warp(
-                        image,
-                        rows,
-                        cols,
-                        cfg.pad,
-                        &Affine::draw(&a, &mut rng),
-                        canvas,
-                    );
+            match self.item(pos) {
+                Ok(item) => {
+                    items.push(item);
+                    indices.push(i);
                 }
+                Err(e) if cfg.skip_bad => skipped.push(Skipped {
+                    index: i,
+                    entry: self.data.describe(i),
+                    error: e.to_string(),
+                }),
+                Err(e) => return (Err(self.named(i, e)), skipped),
             }
-            for v in canvas.iter_mut() {
-                *v = (*v / 255.0 - cfg.mean) / cfg.std;
-            }
-            labels.push(self.data.label(i) as usize);
         }
-        let n = end - start;
-        Batch {
-            images: Tensor::from_vec(pixels, &[n, 1, h, w]).expect("batch shape matches"),
-            targets: BatchTargets::Classes(labels),
-            indices: self.order[start..end].to_vec(),
+        if items.is_empty() {
+            return (Ok(None), skipped);
         }
+        let describe = |i: usize| self.data.describe(i);
+        let batch = collate(
+            items,
+            indices,
+            self.pipeline.normalize(),
+            cfg.pad_to_largest,
+            &describe,
+        );
+        (batch.map(Some), skipped)
     }
-}
 
-/// One drawn distortion: rotation `angle` (radians), scale, translation `(ty, tx)`.
-struct Affine {
-    angle: f32,
-    scale: f32,
-    ty: f32,
-    tx: f32,
-}
-
-impl Affine {
-    /// Draws each parameter uniformly within the ranges of `a`.
-    fn draw(a: &Augment, rng: &mut Rng) -> Affine {
-        let angle = rng
-            .uniform(-a.max_rotation_deg, a.max_rotation_deg)
-            .to_radians();
-        let scale = 1.0 + rng.uniform(-a.max_scale, a.max_scale);
-        let ty = rng.uniform(-a.max_shift, a.max_shift);
-        let tx = rng.uniform(-a.max_shift, a.max_shift);
-        Affine {
-            angle,
-            scale,
-            ty,
-            tx,
-        }
-    }
-}
-
-/// Copies the byte image into the middle of the `(rows + 2·pad) × (cols + 2·pad)` canvas,
-/// as raw values 0–255, leaving the border 0.
-fn place(image: &[u8], rows: usize, cols: usize, pad: usize, canvas: &mut [f32]) {
-    let w = cols + 2 * pad;
-    for r in 0..rows {
-        let dst = &mut canvas[(r + pad) * w + pad..(r + pad) * w + pad + cols];
-        for (d, &s) in dst.iter_mut().zip(&image[r * cols..(r + 1) * cols]) {
-            *d = s as f32;
-        }
-    }
-}
-
-/// Fills the canvas (raw values 0–255) with the image distorted by `t` about the canvas
-/// centre `c`: output point `o = c + s·R(θ)·(i − c) + t`, so each output pixel samples
-/// the input at `i = c + R(−θ)·(o − c − t) / s` (in canvas coordinates; the image sits at
-/// offset `pad`), bilinearly, with 0 outside the image.
-fn warp(image: &[u8], rows: usize, cols: usize, pad: usize, t: &Affine, canvas: &mut [f32]) {
-    let (h, w) = (rows + 2 * pad, cols + 2 * pad);
-    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
-    let (sin, cos) = t.angle.sin_cos();
-    let pixel = |y: isize, x: isize| -> f32 {
-        if y < 0 || x < 0 || y >= rows as isize || x >= cols as isize {
-            0.0
+    /// `e` with the sample it came from: its index, and its file when `e` does not say.
+    fn named(&self, i: usize, e: Error) -> Error {
+        let what = self.data.describe(i);
+        let entry = if e.to_string().contains(&what) {
+            format!("sample {i}")
         } else {
-            image[y as usize * cols + x as usize] as f32
-        }
-    };
-    for oy in 0..h {
-        for ox in 0..w {
-            let (dy, dx) = (oy as f32 - cy - t.ty, ox as f32 - cx - t.tx);
-            let sy = (-sin * dx + cos * dy) / t.scale + cy - pad as f32;
-            let sx = (cos * dx + sin * dy) / t.scale + cx - pad as f32;
-            let (y0, x0) = (sy.floor(), sx.floor());
-            let (fy, fx) = (sy - y0, sx - x0);
-            let (y0, x0) = (y0 as isize, x0 as isize);
-            let top = (1.0 - fx) * pixel(y0, x0) + fx * pixel(y0, x0 + 1);
-            let bottom = (1.0 - fx) * pixel(y0 + 1, x0) + fx * pixel(y0 + 1, x0 + 1);
-            canvas[oy * w + ox] = (1.0 - fy) * top + fy * bottom;
+            format!("sample {i} ({what})")
+        };
+        Error::Sample {
+            entry,
+            source: Box::new(e),
         }
     }
+}
+
+/// The state the workers and the consumer of one epoch share.
+struct State {
+    /// The next batch a worker may take up.
+    next_claim: usize,
+    /// Batches handed to the consumer so far.
+    taken: usize,
+    /// Finished batches not yet taken (a panic of a worker is kept as its payload).
+    done: BTreeMap<usize, std::thread::Result<Built>>,
+    /// Set when the iterator is dropped.
+    stop: bool,
+}
+
+/// Worker threads building the batches of one epoch, at most `ahead` not yet taken.
+struct Workers {
+    shared: Arc<(Mutex<State>, Condvar)>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(plan: Arc<Plan>, total: usize, workers: usize, ahead: usize) -> Workers {
+        let shared = Arc::new((
+            Mutex::new(State {
+                next_claim: 0,
+                taken: 0,
+                done: BTreeMap::new(),
+                stop: false,
+            }),
+            Condvar::new(),
+        ));
+        let handles = (0..workers.min(total.max(1)))
+            .map(|k| {
+                let (plan, shared) = (Arc::clone(&plan), Arc::clone(&shared));
+                std::thread::Builder::new()
+                    .name(format!("splot-loader-{k}"))
+                    .spawn(move || Workers::run(&plan, &shared, total, ahead))
+                    .expect("cannot spawn a loader thread")
+            })
+            .collect();
+        Workers { shared, handles }
+    }
+
+    /// A worker's loop: claim the next batch when it is within `ahead` of the consumer,
+    /// build it, hand it over.
+    fn run(plan: &Plan, shared: &(Mutex<State>, Condvar), total: usize, ahead: usize) {
+        let (lock, cvar) = shared;
+        loop {
+            let b = {
+                let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                while !s.stop && s.next_claim < total && s.next_claim >= s.taken + ahead {
+                    s = cvar.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+                if s.stop || s.next_claim >= total {
+                    return;
+                }
+                s.next_claim += 1;
+                s.next_claim - 1
+            };
+            let built = catch_unwind(AssertUnwindSafe(|| plan.batch(b)));
+            let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+            s.done.insert(b, built);
+            cvar.notify_all();
+        }
+    }
+
+    /// Waits for batch `b`.
+    fn take(&self, b: usize) -> Built {
+        let (lock, cvar) = &*self.shared;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(built) = s.done.remove(&b) {
+                s.taken = b + 1;
+                cvar.notify_all();
+                drop(s);
+                return built.unwrap_or_else(|panic| resume_unwind(panic));
+            }
+            s = cvar.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for Workers {
+    /// Tells the workers to stop and joins them.
+    fn drop(&mut self) {
+        let (lock, cvar) = &*self.shared;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        cvar.notify_all();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Where the batches come from.
+enum Source {
+    /// Built on the calling thread when asked for.
+    Inline { plan: Arc<Plan> },
+    /// Built ahead by worker threads.
+    Workers(Workers),
 }
 
 /// The batches of one epoch, from [`Loader::epoch`], in order.
 pub struct Batches {
     source: Source,
-    remaining: usize,
+    next: usize,
+    total: usize,
+    skipped: Vec<Skipped>,
+    failed: bool,
+    skip_bad: bool,
 }
 
-/// Where the batches come from.
-enum Source {
-    /// Built on the calling thread (`prefetch == 0`).
-    Inline { plan: Plan, next: usize },
-    /// Built ahead by a background thread.
-    Thread {
-        rx: Option<Receiver<Batch>>,
-        handle: Option<JoinHandle<()>>,
-    },
+impl Batches {
+    /// Batches still to come (fewer when `skip_bad` leaves a batch with no sample).
+    pub fn len(&self) -> usize {
+        if self.failed {
+            0
+        } else {
+            self.total - self.next
+        }
+    }
+
+    /// True when no batch is left.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The samples `skip_bad` left out of the batches served so far, in order.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
 }
 
 impl Iterator for Batches {
     type Item = Result<Batch>;
 
     fn next(&mut self) -> Option<Result<Batch>> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let batch = match &mut self.source {
-            Source::Inline { plan, next } => {
-                *next += 1;
-                plan.batch(*next - 1)
-            }
-            Source::Thread { rx, handle } => match rx.as_ref().map(Receiver::recv) {
-                Some(Ok(batch)) => batch,
-                _ => {
-                    // The thread ended before sending every batch: it panicked.
-                    rx.take();
-                    if let Some(Err(panic)) = handle.take().map(JoinHandle::join) {
-                        std::panic::resume_unwind(panic);
-                    }
-                    panic!("the loader thread stopped early");
+        while !self.failed && self.next < self.total {
+            let b = self.next;
+            self.next += 1;
+            let (batch, skipped) = match &self.source {
+                Source::Inline { plan } => plan.batch(b),
+                Source::Workers(w) => w.take(b),
+            };
+            self.skipped.extend(skipped);
+            match batch {
+                Ok(Some(batch)) => return Some(Ok(batch)),
+                Ok(None) => continue,
+                Err(e) => {
+                    // An error ends the epoch.
+                    self.failed = true;
+                    return Some(Err(e));
                 }
-            },
-        };
-        self.remaining -= 1;
-        Some(Ok(batch))
+            }
+        }
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining, Some(self.remaining))
-    }
-}
-
-impl ExactSizeIterator for Batches {}
-
-impl Drop for Batches {
-    /// Closes the channel (so the thread's next send fails and it returns) and joins it.
-    fn drop(&mut self) {
-        if let Source::Thread { rx, handle } = &mut self.source {
-            rx.take();
-            if let Some(handle) = handle.take() {
-                let _ = handle.join();
-            }
-        }
+        let sure = if self.skip_bad { 0 } else { self.len() };
+        (sure, Some(self.len()))
     }
 }

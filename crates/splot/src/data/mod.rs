@@ -4,8 +4,8 @@
 //! - [`idx`]: the IDX format (raw or gzipped) as [`IdxArray`].
 //! - [`ImageDataset`]: grey byte images `[count, rows, cols]` with a label each.
 //! - [`mnist`]: the MNIST files shipped in the repository's `data/mnist/`.
-//! - [`Loader`]: shuffled, normalised, padded, optionally distorted batches, prepared on a
-//!   background thread, reproducible from `(seed, epoch)`.
+//! - [`Loader`]: batches of any [`Dataset`] through a [`transforms`] [`Pipeline`], collated by
+//!   target kind ([`collate`]), prepared on worker threads, reproducible from `(seed, epoch)`.
 //! - [`synthetic`]: small generated tasks.
 //!
 //! Round 2's data for every task: a [`Dataset`] yields [`Sample`]s, an [`Image`] (bytes, 1
@@ -17,6 +17,7 @@
 
 mod batch;
 pub mod coco;
+pub mod collate;
 mod dataset;
 pub mod folder;
 pub mod idx;
@@ -27,15 +28,18 @@ mod sample;
 pub mod scenes;
 mod source;
 pub mod synthetic;
+pub mod transforms;
 pub mod voc;
 
 pub use batch::{Batch, BatchTargets};
 pub use coco::{coco_captions, coco_instances, CocoFile};
+pub use collate::{pad_tokens, Tokens};
 pub use dataset::ImageDataset;
 pub use folder::{csv_list, image_folder};
 pub use idx::IdxArray;
-pub use loader::{Augment, Batches, Loader, LoaderConfig};
+pub use loader::{Augment, Batches, Loader, LoaderConfig, Skipped};
 pub use mnist::{Mnist, UciDigits, MNIST_MEAN, MNIST_STD};
 pub use sample::{Boxes, Image, Mask, Sample, Target, TargetKind, IGNORE_INDEX};
 pub use source::{Dataset, Entry, EntryTarget, FileDataset, MemoryDataset, Subset};
+pub use transforms::{Item, Pipeline, Transform};
 pub use voc::{voc_segmentation, VOC_CLASSES};

@@ -72,9 +72,17 @@ impl Image {
         }
         let plane = height * width;
         let mut data = vec![0u8; hwc.len()];
-        for (p, px) in hwc.chunks_exact(channels.max(1)).enumerate() {
-            for (ch, &v) in px.iter().enumerate() {
-                data[ch * plane + p] = v;
+        if channels == 3 {
+            let (r, rest) = data.split_at_mut(plane);
+            let (g, b) = rest.split_at_mut(plane);
+            for (((px, r), g), b) in hwc.chunks_exact(3).zip(r).zip(g).zip(b) {
+                (*r, *g, *b) = (px[0], px[1], px[2]);
+            }
+        } else {
+            for (p, px) in hwc.chunks_exact(channels.max(1)).enumerate() {
+                for (ch, &v) in px.iter().enumerate() {
+                    data[ch * plane + p] = v;
+                }
             }
         }
         Image::new(channels, height, width, data)

@@ -305,7 +305,7 @@ fn idx_loader(
             pad,
             augment: train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS),
             drop_last: false,
-            prefetch: 2,
+            ..Default::default()
         },
     )
 }

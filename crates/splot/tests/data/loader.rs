@@ -133,7 +133,7 @@ fn loader_normalises_and_pads_with_normalised_black() {
     let want = (19.0 / 255.0 - 0.1307) / 0.3081;
     assert!((b.images.at(&[1, 0, 2, 1]).unwrap() - want).abs() < 1e-6);
     let padded = Loader::new(counting_set(2), LoaderConfig { pad: 2, ..cfg }).unwrap();
-    assert_eq!(padded.image_size(), (8, 7));
+    assert_eq!(padded.image_size(), Some((8, 7)));
     let p = padded.epoch(0).next().unwrap().unwrap();
     assert_eq!(p.images.shape(), &[2, 1, 8, 7]);
     let black = -0.1307 / 0.3081;
@@ -308,4 +308,76 @@ fn bad_configurations_and_datasets_are_errors() {
     assert!(ImageDataset::new(vec![], vec![], 0, 4).is_err());
     let set = counting_set(5).subset(1..3);
     assert_eq!((set.len(), set.label(0), set.image(1)[0]), (2, 1, 24));
+}
+
+/// FNV-1a over the bits of every value, label and index of the first `count` batches of
+/// epochs 0 and 1.
+fn fingerprint(loader: &Loader, count: usize) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |x: u64| {
+        for byte in x.to_le_bytes() {
+            h = (h ^ byte as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    for epoch in 0..2 {
+        for b in loader.epoch(epoch).take(count).map(Result::unwrap) {
+            b.images
+                .to_vec()
+                .iter()
+                .for_each(|v| eat(v.to_bits() as u64));
+            b.images.shape().iter().for_each(|&d| eat(d as u64));
+            b.labels().unwrap().iter().for_each(|&l| eat(l as u64));
+            b.indices.iter().for_each(|&i| eat(i as u64));
+        }
+    }
+    h
+}
+
+#[test]
+fn mnist_batches_are_bit_for_bit_those_of_the_first_loader() {
+    let train = Mnist::load_train(&Mnist::locate().unwrap())
+        .unwrap()
+        .subset(0..2000);
+    let lecun = Augment {
+        max_shift: 2.0,
+        max_rotation_deg: 8.0,
+        max_scale: 0.1,
+    };
+    let base = LoaderConfig {
+        batch_size: 64,
+        seed: 3,
+        mean: MNIST_MEAN,
+        std: MNIST_STD,
+        pad: 2,
+        ..Default::default()
+    };
+    // Taken from the MNIST-only loader of commit 5334a79, before the generic one.
+    let cases = [
+        (
+            LoaderConfig {
+                augment: Some(lecun),
+                ..base.clone()
+            },
+            0x5cbc_2324_5c50_8412u64,
+        ),
+        (base.clone(), 0x9edf_a8aa_a8ba_b1d9),
+        (
+            LoaderConfig {
+                shuffle: false,
+                pad: 0,
+                ..base.clone()
+            },
+            0x0e34_dc12_5818_9ec5,
+        ),
+    ];
+    for (cfg, want) in cases {
+        for workers in [1, 3] {
+            let cfg = LoaderConfig {
+                workers,
+                ..cfg.clone()
+            };
+            let loader = Loader::new(train.clone(), cfg.clone()).unwrap();
+            assert_eq!(fingerprint(&loader, 4), want, "{cfg:?}");
+        }
+    }
 }
