@@ -940,6 +940,18 @@ fn roi_errors_name_the_op_and_shapes() {
     let roi = |v: &[f32]| t(v, &[1, 5]);
     let ok = roi(&[1., 0., 0., 2., 2.]);
     assert!(x.roi_align(&ok, &cfg).is_ok() && x.roi_pool(&ok, [2, 2], 1.0).is_ok());
+    // sample grids too large to allocate: a huge sampling ratio, or a huge box with the
+    // adaptive grid
+    let huge = RoiAlignConfig::new(2, 2).sampling_ratio(1 << 30);
+    has(
+        &err(x.roi_align(&ok, &huge)),
+        &["roi_align", "RoI 0", "samples per bin"],
+    );
+    let far = roi(&[0., 0., 0., 1e12, 1e12]);
+    has(
+        &err(x.roi_align(&far, &cfg)),
+        &["roi_align", "RoI 0", "samples per bin"],
+    );
     for op in ["roi_align", "roi_pool"] {
         let run = |x: &Tensor, rois: &Tensor, out: [usize; 2], scale: f32| -> String {
             if op == "roi_align" {

@@ -779,6 +779,24 @@ impl Tensor {
             cfg.output_size,
             cfg.spatial_scale,
         )?;
+        // Each RoI's sample grid is allocated (`oh·gh + ow·gw` taps): refuse grids that
+        // could not fit in memory instead of aborting on the allocation.
+        const MAX_TAPS: usize = 1 << 24;
+        for (k, roi) in rois.iter().enumerate() {
+            let g = AlignGeometry::new(roi, cfg);
+            let taps = cfg.output_size[0]
+                .saturating_mul(g.grid_h)
+                .saturating_add(cfg.output_size[1].saturating_mul(g.grid_w));
+            if taps > MAX_TAPS {
+                return Err(Error::config(
+                    OP,
+                    format!(
+                        "RoI {k} would take {}×{} samples per bin (sampling ratio {}): more than {MAX_TAPS} sample rows and columns",
+                        g.grid_h, g.grid_w, cfg.sampling_ratio
+                    ),
+                ));
+            }
+        }
         let y = roi_align_forward(&map, &rois, cfg, &self.data());
         let shape = vec![rois.len(), map.c, cfg.output_size[0], cfg.output_size[1]];
         let cfg = *cfg;
