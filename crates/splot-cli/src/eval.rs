@@ -35,7 +35,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .get("classes")
         .and_then(|c| c.parse().ok())
         .unwrap_or(names.len());
-    let loader = eval_loader(&ck.config.model, input, data.val.clone())?;
+    let loader = eval_loader(&ck.config.model, input, &data)?;
     let e = splot::run_in_pool(|| {
         evaluate_loader(
             &net,

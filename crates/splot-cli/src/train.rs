@@ -177,7 +177,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     config.validate()?;
     let task = Classify::new(&config, &options)?;
-    let (train_loader, val_loader) = idx_loaders(&config, &task, &data.train, &data.val)?;
+    let (train_loader, val_loader) = idx_loaders(&config, &task, &data)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // Ctrl-C: finish the current step, save, exit cleanly; a second Ctrl-C aborts.

@@ -28,6 +28,28 @@ fn write_folder(dir: &Path, set: &ImageDataset, n: usize) {
     }
 }
 
+/// Writes the first `n` digits of `set` as `dir/digit<label>/<i>.png`, every other one
+/// enlarged to 36×36 (nearest neighbour) and every third one in colour (an orange tint).
+fn write_mixed_folder(dir: &Path, set: &ImageDataset, n: usize) {
+    let (rows, cols) = (set.rows(), set.cols());
+    for i in 0..n {
+        let class = dir.join(format!("digit{}", set.label(i)));
+        std::fs::create_dir_all(&class).unwrap();
+        let side = if i % 2 == 0 { 28 } else { 36 };
+        let grey: Vec<u8> = (0..side * side)
+            .map(|k| set.image(i)[(k / side) * rows / side * cols + (k % side) * cols / side])
+            .collect();
+        let image = if i % 3 == 0 {
+            let tint = |f: f32| grey.iter().map(move |&v| (v as f32 * f) as u8);
+            let data = tint(1.0).chain(tint(0.7)).chain(tint(0.3)).collect();
+            Image::new(3, side, side, data).unwrap()
+        } else {
+            Image::new(1, side, side, grey).unwrap()
+        };
+        write_image(&class.join(format!("{i:05}.png")), &image).unwrap();
+    }
+}
+
 /// The `test_accuracy` of the last row of a run's metrics.csv.
 fn test_accuracy(run: &Path) -> f64 {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -122,6 +144,68 @@ fn classify_train_on_an_image_folder_learns_and_eval_names_its_classes() {
     ]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("val/"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn classify_train_reads_an_image_folder_of_mixed_sizes_and_colours() {
+    let mnist = Mnist::load(&Mnist::default_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mixed");
+    write_mixed_folder(&data.join("train"), &mnist.train, 1500);
+    write_mixed_folder(&data.join("val"), &mnist.test, 300);
+    let sizes: std::collections::BTreeSet<(u32, u32, bool)> = ["00000", "00001", "00003"]
+        .iter()
+        .map(|stem| {
+            let path = std::fs::read_dir(data.join("train"))
+                .unwrap()
+                .map(|d| d.unwrap().path().join(format!("{stem}.png")))
+                .find(|p| p.exists())
+                .unwrap();
+            let image = splot::data::image::read_image(&path).unwrap();
+            (image.width as u32, image.height as u32, image.channels == 3)
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [(28, 28, true), (36, 36, false), (36, 36, true)].into(),
+        "the folder mixes sizes and colours"
+    );
+    let run = dir.path().join("run");
+    let o = splot(&[
+        "--threads",
+        "2",
+        "classify",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        "lenet5-relu",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.002",
+        "--epochs",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let accuracy = test_accuracy(&run);
+    eprintln!("ImageFolder of 1 500 MNIST PNGs at 28×28 and 36×36, grey and RGB, 2 epochs: test accuracy {accuracy}");
+    assert!(accuracy > 0.7, "test accuracy {accuracy} (chance 0.1)");
+    let o = splot(&[
+        "classify",
+        "eval",
+        run.join("best.safetensors").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("on 300 images"),
+        "{}",
+        text(&o.stdout)
+    );
 }
 
 #[test]

@@ -3,15 +3,20 @@
 //!   `path,label` per split, or IDX files (MNIST's names, or UCI digits' `train-*`/`test-*`),
 //!   opened by [`ClassifyData::open`].
 //! - Model: any zoo network ([`crate::models::build_with_classes`]) with its head sized to
-//!   the data's classes (or `num_classes`); grey images feed colour networks by repeating
-//!   the grey plane into red, green and blue.
+//!   the data's classes (or `num_classes`). IDX digits are normalised with MNIST's mean and
+//!   deviation and padded to LeNet-5's 32×32 (grey feeds a colour network by repeating the
+//!   plane); image files of any size and colour are converted to the network's channels,
+//!   resized to its input and normalised (MNIST's values for grey networks, ImageNet's for
+//!   colour). Every loader is built in one place, over [`crate::data::Loader::with_pipeline`].
 //! - Loss: cross-entropy, with optional label smoothing. Metrics: loss, accuracy, top-5
 //!   accuracy (with ≥ 5 classes); [`Evaluation`] adds accuracy per class and the confusion.
 //! - CLI: `splot classify train|eval|predict` (and the shorthand `splot train|eval|predict`).
 
+use crate::data::image::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::mnist::{Mnist, UciDigits, MNIST_MEAN, MNIST_STD};
-use crate::data::{csv_list, image_folder, Batch, Dataset, ImageDataset};
+use crate::data::transforms::{Augment, Distort, Normalize, Pad, Pipeline, Resize, ToChannels};
+use crate::data::{csv_list, image_folder, Batch, Dataset, ImageDataset, Subset};
 use crate::error::{Error, Result};
 use crate::io::Metadata;
 use crate::models::{build_with_classes, LENET_NAMES};
@@ -20,6 +25,7 @@ use crate::ops::loss::CrossEntropyConfig;
 use crate::tensor::Tensor;
 use crate::train::{Headline, StepLoss, Task, TrainConfig, LECUN_DISTORTIONS};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Settings of a classifier beyond the run's [`TrainConfig`].
 #[derive(Clone, Debug, PartialEq)]
@@ -282,32 +288,66 @@ pub fn mnist_loader(
     batch_size: usize,
     train: Option<&TrainConfig>,
 ) -> Result<Loader> {
-    idx_loader(data, batch_size, train, 2)
+    let pipeline = digits_pipeline(2, train)?;
+    build_loader(Arc::new(data), pipeline, batch_size, train)
 }
 
-/// THE one place a classification loader is built (the generic loader will replace the
-/// body): grey digits normalised with MNIST's mean and deviation, padded by `pad`,
-/// shuffled and distorted (with `--augment`) when `train` is given.
-fn idx_loader(
-    data: ImageDataset,
+/// THE one place a classification loader is built: `data` through `pipeline`, in batches
+/// of `batch_size`, shuffled with the run's seed when `train` is given.
+fn build_loader(
+    data: Arc<dyn Dataset>,
+    pipeline: Pipeline,
     batch_size: usize,
     train: Option<&TrainConfig>,
-    pad: usize,
 ) -> Result<Loader> {
-    Loader::new(
+    Loader::with_pipeline(
         data,
+        pipeline,
         LoaderConfig {
             batch_size,
             shuffle: train.is_some(),
             seed: train.map_or(0, |c| c.seed),
-            mean: MNIST_MEAN,
-            std: MNIST_STD,
-            pad,
-            augment: train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS),
             drop_last: false,
             ..Default::default()
         },
     )
+}
+
+/// The LeCun distortions when `train` asks for `--augment`.
+fn augment_of(train: Option<&TrainConfig>) -> Option<Augment> {
+    train.filter(|c| c.augment).map(|_| LECUN_DISTORTIONS)
+}
+
+/// IDX digits as the first loader prepared them: normalised with MNIST's mean and
+/// deviation, padded by `pad`, distorted (with `--augment`) when training.
+fn digits_pipeline(pad: usize, train: Option<&TrainConfig>) -> Result<Pipeline> {
+    Pipeline::digits(pad, augment_of(train), MNIST_MEAN, MNIST_STD)
+}
+
+/// Image files of any size and colour for network `model` (input `[c, h, w]`): converted to
+/// `c` channels, resized to exactly `h × w` (LeNet-5: to `(h − 4) × (w − 4)`, then padded
+/// by 2, as its 28×28 digits are), distorted with `--augment` when training, and
+/// normalised with MNIST's mean and deviation for a grey network, ImageNet's for colour.
+fn files_pipeline(model: &str, input: [usize; 3], train: Option<&TrainConfig>) -> Result<Pipeline> {
+    let [c, h, w] = input;
+    let normalize = if c == 1 {
+        Normalize::new(&[MNIST_MEAN], &[MNIST_STD])?
+    } else {
+        Normalize::new(&IMAGENET_MEAN, &IMAGENET_STD)?
+    };
+    let pad = if LENET_NAMES.contains(&model) && h > 4 && w > 4 {
+        2
+    } else {
+        0
+    };
+    let p = Pipeline::new(normalize)
+        .then(ToChannels(c))?
+        .then(Resize::exact(h - 2 * pad, w - 2 * pad))?;
+    match augment_of(train) {
+        Some(augment) => p.then(Distort { augment, pad }),
+        None if pad > 0 => p.then(Pad { pad }),
+        None => Ok(p),
+    }
 }
 
 /// Padding that brings `rows × cols` images to LeNet-5's fixed 32×32 (0 for the zoo
@@ -329,63 +369,144 @@ fn pad_for(model: &str, input: [usize; 3], rows: usize, cols: usize) -> Result<u
     Ok((side - rows) / 2)
 }
 
-/// The evaluation loader of network `model` (input `[c, h, w]`) over digit images, as
-/// training's evaluation builds it.
-pub fn eval_loader(model: &str, input: [usize; 3], data: ImageDataset) -> Result<Loader> {
-    let pad = pad_for(model, input, data.rows(), data.cols())?;
-    idx_loader(data, 500, None, pad)
+/// The loader of network `model` (input `[c, h, w]`) over `split`, a split of `data`.
+fn split_loader(
+    model: &str,
+    input: [usize; 3],
+    data: &ClassifyData,
+    split: Arc<dyn Dataset>,
+    batch_size: usize,
+    train: Option<&TrainConfig>,
+) -> Result<Loader> {
+    let pipeline = match data.layout {
+        Layout::Digits { rows, cols } => {
+            digits_pipeline(pad_for(model, input, rows, cols)?, train)?
+        }
+        Layout::Files => files_pipeline(model, input, train)?,
+    };
+    build_loader(split, pipeline, batch_size, train)
 }
 
-/// The training and evaluation loaders of `config` for `task` over digit images, the first
+/// The evaluation loader of network `model` (input `[c, h, w]`) over the evaluation split
+/// of `data`, as training's evaluation builds it.
+pub fn eval_loader(model: &str, input: [usize; 3], data: &ClassifyData) -> Result<Loader> {
+    split_loader(model, input, data, Arc::clone(&data.val), 500, None)
+}
+
+/// The training and evaluation loaders of `config` for `task` over `data`, the first
 /// `limit_train` / `limit_test` of each.
 pub fn idx_loaders(
     config: &TrainConfig,
     task: &Classify,
-    train: &ImageDataset,
-    test: &ImageDataset,
+    data: &ClassifyData,
 ) -> Result<(Loader, Loader)> {
-    let limit = |d: &ImageDataset, n: Option<usize>| d.subset(0..n.unwrap_or(d.len()).min(d.len()));
-    let pad = pad_for(&task.model, task.input, train.rows(), train.cols())?;
+    let limit = |d: &Arc<dyn Dataset>, n: Option<usize>| -> Result<Arc<dyn Dataset>> {
+        match n {
+            Some(n) if n < d.len() => Ok(Arc::new(Subset::new(Arc::clone(d), (0..n).collect())?)),
+            _ => Ok(Arc::clone(d)),
+        }
+    };
+    let (model, input) = (task.model.as_str(), task.input);
     Ok((
-        idx_loader(
-            limit(train, config.limit_train),
+        split_loader(
+            model,
+            input,
+            data,
+            limit(&data.train, config.limit_train)?,
             config.batch_size,
             Some(config),
-            pad,
         )?,
-        idx_loader(limit(test, config.limit_test), 500, None, pad)?,
+        split_loader(
+            model,
+            input,
+            data,
+            limit(&data.val, config.limit_test)?,
+            500,
+            None,
+        )?,
     ))
 }
 
+/// How the images of a [`ClassifyData`] are prepared for a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// IDX digits, grey and all `rows × cols`: normalised with MNIST's mean and deviation,
+    /// padded to LeNet-5's input (zoo networks take them as they are).
+    Digits {
+        /// Height of every image.
+        rows: usize,
+        /// Width of every image.
+        cols: usize,
+    },
+    /// Image files of any size and colour: converted to the network's channels and resized
+    /// to its input.
+    Files,
+}
+
 /// A classification data set: its training and evaluation splits and its class names.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClassifyData {
     /// The training split.
-    pub train: ImageDataset,
+    pub train: Arc<dyn Dataset>,
     /// The evaluation split (`val/`, `test/`, `--val`, or IDX's test files).
-    pub val: ImageDataset,
+    pub val: Arc<dyn Dataset>,
+    /// How its images are prepared for a network.
+    pub layout: Layout,
     /// Class names, index = class.
     pub classes: Vec<String>,
     /// Where it came from, in words.
     pub description: String,
 }
 
+impl std::fmt::Debug for ClassifyData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClassifyData")
+            .field("train", &self.train.len())
+            .field("val", &self.val.len())
+            .field("layout", &self.layout)
+            .field("classes", &self.classes)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
 impl ClassifyData {
+    /// IDX digits (one size, grey) with the ten digit classes; an error when the two
+    /// splits' images differ in size.
+    pub fn digits(
+        train: ImageDataset,
+        val: ImageDataset,
+        description: impl Into<String>,
+    ) -> Result<ClassifyData> {
+        let (rows, cols) = (train.rows(), train.cols());
+        if (val.rows(), val.cols()) != (rows, cols) {
+            return Err(Error::shape(
+                "classify",
+                format!(
+                    "the training digits are {cols}×{rows} but the evaluation digits {}×{}",
+                    val.cols(),
+                    val.rows()
+                ),
+            ));
+        }
+        Ok(ClassifyData {
+            train: Arc::new(train),
+            val: Arc::new(val),
+            layout: Layout::Digits { rows, cols },
+            classes: ClassifyOptions::digits().class_names,
+            description: description.into(),
+        })
+    }
+
     /// Opens any classification layout: `None` is the repository's MNIST; a directory
     /// with `train/` is an ImageFolder pair (`val/`, else `test/`, unless `val` is given);
     /// a directory of IDX files is MNIST (`t10k-*` test files) or UCI digits (`test-*`);
     /// a `.csv` file is a `path,label` list, with `val` the evaluation list.
     pub fn open(data: Option<&Path>, val: Option<&Path>) -> Result<ClassifyData> {
-        let digits = ClassifyOptions::digits().class_names;
         let Some(path) = data else {
             let dir = Mnist::locate()?;
             let m = Mnist::load(&dir)?;
-            return Ok(ClassifyData {
-                train: m.train,
-                val: m.test,
-                classes: digits,
-                description: format!("MNIST ({})", dir.display()),
-            });
+            return ClassifyData::digits(m.train, m.test, format!("MNIST ({})", dir.display()));
         };
         let is_idx = |dir: &Path, stem: &str| {
             dir.join(format!("{stem}-images-idx3-ubyte.gz")).exists()
@@ -420,20 +541,14 @@ impl ClassifyData {
             )
         } else if path.is_dir() && is_idx(path, "t10k") {
             let m = Mnist::load(path)?;
-            return Ok(ClassifyData {
-                train: m.train,
-                val: m.test,
-                classes: digits,
-                description: format!("MNIST ({})", path.display()),
-            });
+            return ClassifyData::digits(m.train, m.test, format!("MNIST ({})", path.display()));
         } else if path.is_dir() && is_idx(path, "test") {
             let u = UciDigits::load(path)?;
-            return Ok(ClassifyData {
-                train: u.train,
-                val: u.test,
-                classes: digits,
-                description: format!("UCI digits ({})", path.display()),
-            });
+            return ClassifyData::digits(
+                u.train,
+                u.test,
+                format!("UCI digits ({})", path.display()),
+            );
         } else if path.is_file() {
             let val = val.ok_or_else(|| {
                 Error::format(
@@ -459,56 +574,10 @@ impl ClassifyData {
         }
         Ok(ClassifyData {
             classes: train.classes.clone(),
-            train: decoded_grey(&train)?,
-            val: decoded_grey(&val)?,
+            train: Arc::new(train),
+            val: Arc::new(val),
+            layout: Layout::Files,
             description: format!("{what} ({})", path.display()),
         })
     }
-}
-
-/// TEMPORARY ADAPTER, until the generic loader (a loader over any `Dataset`) lands: decodes
-/// every image of a class dataset into one in-memory [`ImageDataset`] of grey bytes, so the
-/// IDX loader can batch it. All images must have one size; colour becomes grey (luma).
-pub fn decoded_grey(data: &dyn Dataset) -> Result<ImageDataset> {
-    let mut pixels = Vec::new();
-    let mut labels = Vec::with_capacity(data.len());
-    let mut size = None;
-    for i in 0..data.len() {
-        let sample = data.get(i)?;
-        let image = sample.image.with_channels(1)?;
-        let hw = (image.height, image.width);
-        match size {
-            None => size = Some(hw),
-            Some(s) if s != hw => {
-                return Err(Error::config(
-                    "classify",
-                    format!(
-                        "{} is {}×{}, the first image {}×{}: until the generic loader lands, every image must have one size",
-                        data.describe(i),
-                        hw.1,
-                        hw.0,
-                        s.1,
-                        s.0
-                    ),
-                ))
-            }
-            _ => {}
-        }
-        let class = match sample.target {
-            crate::data::Target::Class(c) if c < 256 => c as u8,
-            other => {
-                return Err(Error::config(
-                    "classify",
-                    format!(
-                        "{}: target {other:?} is not a class below 256",
-                        data.describe(i)
-                    ),
-                ))
-            }
-        };
-        pixels.extend_from_slice(&image.data);
-        labels.push(class);
-    }
-    let (rows, cols) = size.ok_or_else(|| Error::config("classify", "the data set is empty"))?;
-    ImageDataset::new(pixels, labels, rows, cols)
 }

@@ -186,10 +186,11 @@ pub fn train(
     stop: &AtomicBool,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
-    use crate::tasks::classify::{idx_loaders, Classify, ClassifyOptions};
+    use crate::tasks::classify::{idx_loaders, Classify, ClassifyData, ClassifyOptions};
     config.validate()?;
     let task = Classify::new(config, &ClassifyOptions::digits())?;
-    let (train_loader, test_loader) = idx_loaders(config, &task, &data.train, &data.test)?;
+    let data = ClassifyData::digits(data.train.clone(), data.test.clone(), "MNIST")?;
+    let (train_loader, test_loader) = idx_loaders(config, &task, &data)?;
     fit(
         &task,
         config,
