@@ -85,6 +85,10 @@ pub struct TrainArgs {
     /// Clip the gradients' global L2 norm to this before every step.
     #[arg(long, value_name = "MAX_NORM")]
     clip_grad_norm: Option<f32>,
+    /// Skip training images that cannot be read (each is named, and counted per epoch)
+    /// instead of stopping at the first.
+    #[arg(long)]
+    skip_bad: bool,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
@@ -126,6 +130,7 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         groups: args.groups.clone(),
         freeze: args.freeze.clone(),
         clip_grad_norm: args.clip_grad_norm,
+        skip_bad: args.skip_bad,
     }
 }
 
@@ -230,6 +235,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 ));
             }
         }
+        Event::Skipped(skipped) => {
+            if let Some(b) = &bar {
+                b.suspend(|| report_skipped(skipped));
+            } else {
+                report_skipped(skipped);
+            }
+        }
         Event::EpochEnd(m) => {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
@@ -286,4 +298,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
 fn rayon_threads() -> usize {
     splot::init_threads(None)
+}
+
+/// Names the training samples `--skip-bad` left out of an epoch, and counts them.
+fn report_skipped(skipped: &[splot::data::Skipped]) {
+    for s in skipped {
+        eprintln!("skipped {}: {}", s.entry, s.error);
+    }
+    eprintln!(
+        "skipped {} unreadable training image(s) this epoch",
+        skipped.len()
+    );
 }

@@ -318,3 +318,54 @@ fn splot_train_is_unchanged_as_the_classification_shorthand() {
         "{csv}"
     );
 }
+
+#[test]
+fn skip_bad_counts_names_and_skips_an_undecodable_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("digits");
+    let mnist = Mnist::load(&Mnist::locate().unwrap()).unwrap();
+    write_folder(&data.join("train"), &mnist.train, 200);
+    write_folder(&data.join("val"), &mnist.test, 300);
+    let bad = data.join("train/digit3/broken.png");
+    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot an image").unwrap();
+    let run = dir.path().join("run");
+    let args = |skip: bool| {
+        let mut a = vec![
+            "classify",
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--model",
+            "lenet5-relu",
+            "--epochs",
+            "1",
+            "--threads",
+            "2",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        if skip {
+            a.push("--skip-bad");
+        }
+        a
+    };
+    // Without --skip-bad: a clear error naming the file, and no half-written run.
+    let out = splot(&args(false));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("broken.png"), "{err}");
+    assert!(!run.join("best.safetensors").exists());
+    // With it: the epoch trains on the 200 others, naming and counting the bad one.
+    let out = splot(&args(true));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("broken.png"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped 1 unreadable training image(s) this epoch"),
+        "{err}"
+    );
+    assert!(run.join("best.safetensors").exists());
+}

@@ -308,6 +308,7 @@ fn build_loader(
             shuffle: train.is_some(),
             seed: train.map_or(0, |c| c.seed),
             drop_last: false,
+            skip_bad: train.is_some_and(|c| c.skip_bad),
             ..Default::default()
         },
     )

@@ -94,6 +94,9 @@ pub struct TrainConfig {
     pub freeze: Vec<String>,
     /// Clip the gradients' global L2 norm to this before every step.
     pub clip_grad_norm: Option<f32>,
+    /// Skip training samples that cannot be read (counted and named in
+    /// [`super::Event::Skipped`]) instead of stopping at the first.
+    pub skip_bad: bool,
 }
 
 impl Default for TrainConfig {
@@ -122,6 +125,7 @@ impl Default for TrainConfig {
             groups: Vec::new(),
             freeze: Vec::new(),
             clip_grad_norm: None,
+            skip_bad: false,
         }
     }
 }
@@ -221,6 +225,7 @@ impl TrainConfig {
                 "clip_grad_norm",
                 self.clip_grad_norm.map_or("none".into(), |c| c.to_string()),
             ),
+            ("skip_bad", self.skip_bad.to_string()),
         ];
         entries
             .into_iter()
@@ -292,6 +297,7 @@ impl TrainConfig {
             groups,
             freeze: list("freeze"),
             clip_grad_norm,
+            skip_bad: newer("skip_bad") == Some("true"),
         })
     }
 }

@@ -117,6 +117,9 @@ pub enum Event<'a> {
         /// Images per second so far in the epoch.
         images_per_second: f64,
     },
+    /// An epoch's training batches left out samples that could not be read (the loader's
+    /// `skip_bad`): each one's position, file and error.
+    Skipped(&'a [crate::data::Skipped]),
     /// An epoch finished and was evaluated.
     EpochEnd(&'a EpochMetrics),
 }
@@ -285,7 +288,8 @@ pub fn fit(
         });
         let started = Instant::now();
         let mut images_this_session = 0usize;
-        for (b, batch) in train.epoch(epoch).enumerate().skip(start_batch) {
+        let mut batches = train.epoch(epoch);
+        for (b, batch) in batches.by_ref().enumerate().skip(start_batch) {
             if stop.load(Ordering::SeqCst) {
                 save(&files.last, &progress, &sums, &optimizer)?;
                 return Ok(Outcome::Interrupted { epoch, batch: b });
@@ -331,6 +335,10 @@ pub fn fit(
                 images_per_second: images_this_session as f64 / secs.max(1e-9),
             });
         }
+        if !batches.skipped().is_empty() {
+            on_event(Event::Skipped(batches.skipped()));
+        }
+        drop(batches);
         let seconds = started.elapsed().as_secs_f64();
         let evaluation = task.evaluate(eval)?;
         let value = evaluation
