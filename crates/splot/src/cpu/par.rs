@@ -115,23 +115,34 @@ pub fn for_pieces(out: &mut [f32], unit: usize, work: impl Fn(usize, &mut [f32])
         .for_each(|(i, o)| work(i * p, o));
 }
 
-/// The `N` sums `Σ f(a[i], b[i])[k]` in eight f32 lanes each (so the loop vectorises),
-/// added up in f64: `N` sums for one pass over the data.
+/// The `N` sums `Σ f(a[i], b[i], c[i])[k]` in eight f32 lanes each (so the loop
+/// vectorises), added up in f64: `N` sums for one pass over up to three slices of one
+/// length (pass a slice twice where fewer are needed).
 #[inline]
-fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f64; N] {
+pub(crate) fn lane_sums<const N: usize>(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    f: impl Fn(f32, f32, f32) -> [f32; N],
+) -> [f64; N] {
     let mut acc = [[0.0f32; 8]; N];
-    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (xa, xb) in (&mut ca).zip(&mut cb) {
+    let (mut ca, mut cb, mut cc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
+    for ((xa, xb), xc) in (&mut ca).zip(&mut cb).zip(&mut cc) {
         for l in 0..8 {
-            let v = f(xa[l], xb[l]);
+            let v = f(xa[l], xb[l], xc[l]);
             for k in 0..N {
                 acc[k][l] += v[k];
             }
         }
     }
     let mut sums: [f64; N] = std::array::from_fn(|k| acc[k].iter().map(|&v| v as f64).sum());
-    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-        let v = f(x, y);
+    let rest = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .zip(cc.remainder());
+    for ((&x, &y), &z) in rest {
+        let v = f(x, y, z);
         for k in 0..N {
             sums[k] += v[k] as f64;
         }
@@ -156,7 +167,7 @@ pub fn channel_sums<const N: usize>(
         .enumerate()
         .map(|(p, (a, b))| {
             let ch = p % c;
-            lane_sums(a, b, |x, y| f(ch, x, y))
+            lane_sums(a, b, b, |x, y, _| f(ch, x, y))
         })
         .collect();
     let mut sums: [Vec<f64>; N] = std::array::from_fn(|_| vec![0.0f64; c]);

@@ -23,7 +23,8 @@
 //! The row sums are taken in eight f32 lanes added up in f64, rows run on the pool, and
 //! the results do not depend on the thread count.
 
-use crate::cpu::par::MIN_PARALLEL;
+use super::norm::AffineSlots;
+use crate::cpu::par::{lane_sums, MIN_PARALLEL};
 use crate::error::{Error, Result};
 use crate::ops::norm::BatchNormConfig;
 use crate::tensor::{numel, Tensor};
@@ -98,40 +99,6 @@ impl Rows {
     }
 }
 
-/// The `N` sums `Σ f(a[i], b[i], c[i])[k]` in eight f32 lanes each (so the loop
-/// vectorises), added up in f64.
-#[inline]
-fn lane_sums3<const N: usize>(
-    a: &[f32],
-    b: &[f32],
-    c: &[f32],
-    f: impl Fn(f32, f32, f32) -> [f32; N],
-) -> [f64; N] {
-    let mut acc = [[0.0f32; 8]; N];
-    let (mut ca, mut cb, mut cc) = (a.chunks_exact(8), b.chunks_exact(8), c.chunks_exact(8));
-    for ((xa, xb), xc) in (&mut ca).zip(&mut cb).zip(&mut cc) {
-        for l in 0..8 {
-            let v = f(xa[l], xb[l], xc[l]);
-            for k in 0..N {
-                acc[k][l] += v[k];
-            }
-        }
-    }
-    let mut sums: [f64; N] = std::array::from_fn(|k| acc[k].iter().map(|&v| v as f64).sum());
-    let rest = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .zip(cc.remainder());
-    for ((&x, &y), &z) in rest {
-        let v = f(x, y, z);
-        for k in 0..N {
-            sums[k] += v[k] as f64;
-        }
-    }
-    sums
-}
-
 /// Mean and biased variance `Σ(x − μ)²/len` of every row, in two passes (the second on the
 /// deviations, so no cancellation).
 fn row_mean_var(x: &[f32], rows: &Rows) -> Vec<(f64, f64)> {
@@ -139,10 +106,10 @@ fn row_mean_var(x: &[f32], rows: &Rows) -> Vec<(f64, f64)> {
     x.par_chunks(len)
         .with_min_len(rows.rows_per_task())
         .map(|row| {
-            let [sum] = lane_sums3(row, row, row, |v, _, _| [v]);
+            let [sum] = lane_sums(row, row, row, |v, _, _| [v]);
             let mean = sum / len as f64;
             let mu = mean as f32;
-            let [sq] = lane_sums3(row, row, row, |v, _, _| [(v - mu) * (v - mu)]);
+            let [sq] = lane_sums(row, row, row, |v, _, _| [(v - mu) * (v - mu)]);
             (mean, sq / len as f64)
         })
         .collect()
@@ -219,9 +186,9 @@ fn backward_rows(
                         let (g, x) = (&g[start..][..n], &x[start..][..n]);
                         match coef {
                             Coef::Scalar(..) => {
-                                lane_sums3(g, x, x, |g, x, _| [g, g * ((x - mu) * rstd)])
+                                lane_sums(g, x, x, |g, x, _| [g, g * ((x - mu) * rstd)])
                             }
-                            Coef::Slice(gm, _) => lane_sums3(g, x, gm, |g, x, gm| {
+                            Coef::Slice(gm, _) => lane_sums(g, x, gm, |g, x, gm| {
                                 let gh = g * gm;
                                 [gh, gh * ((x - mu) * rstd)]
                             }),
@@ -368,33 +335,12 @@ fn normalize_rows(
     let y = forward_rows(&x.data(), &rows, &stats, &gamma, &beta);
 
     let input = x.clone();
-    let mut parents = vec![x];
-    let weight_at = weight.map(|w| {
-        parents.push(w);
-        parents.len() - 1
-    });
-    let bias_at = bias.map(|b| {
-        parents.push(b);
-        parents.len() - 1
-    });
-    let n_parents = parents.len();
+    let (parents, affine) = AffineSlots::parents(x, weight, bias);
     let y = Tensor::from_op(op, x.shape().to_vec(), y, &parents, move |g, needs| {
-        let need = [
-            needs[0],
-            weight_at.is_some_and(|i| needs[i]),
-            bias_at.is_some_and(|i| needs[i]),
-        ];
+        let need = affine.needs(needs);
         let (gx, gw, gb) =
             backward_rows(g, &input.data(), &rows, &stats, &gamma, through_stats, need);
-        let mut grads = vec![gx];
-        grads.resize(n_parents, None);
-        if let Some(i) = weight_at {
-            grads[i] = gw;
-        }
-        if let Some(i) = bias_at {
-            grads[i] = gb;
-        }
-        Ok(grads)
+        Ok(affine.gradients(gx, gw, gb))
     });
     (y, moments)
 }

@@ -220,16 +220,7 @@ impl Tensor {
         }
 
         let x = self.clone();
-        let mut parents = vec![self];
-        let weight_at = weight.map(|w| {
-            parents.push(w);
-            parents.len() - 1
-        });
-        let bias_at = bias.map(|b| {
-            parents.push(b);
-            parents.len() - 1
-        });
-        let n_parents = parents.len();
+        let (parents, affine) = AffineSlots::parents(self, weight, bias);
         Ok(Tensor::from_op(
             "batch_norm",
             self.shape().to_vec(),
@@ -237,9 +228,7 @@ impl Tensor {
             &parents,
             move |g, needs| {
                 let x = x.data();
-                let need_x = needs[0];
-                let need_w = weight_at.is_some_and(|i| needs[i]);
-                let need_b = bias_at.is_some_and(|i| needs[i]);
+                let [need_x, need_w, need_b] = affine.needs(needs);
                 let x_hat = |v: f32, ch: usize| (v - mu[ch]) * inv_std[ch];
                 // Per channel Σ g and Σ g·x̂ (f64): the γ and β gradients, and the batch
                 // statistics' terms of the input gradient in training.
@@ -279,19 +268,77 @@ impl Tensor {
                         .collect();
                     affine_planes(&x, g, c, inner, &coef)
                 });
-                let mut grads = vec![gx];
-                grads.resize(n_parents, None);
-                if let Some(i) = weight_at {
-                    // ∂loss/∂γ_c = Σ g·x̂ over the channel
-                    grads[i] = need_w.then(|| sum_g_xhat.iter().map(|&s| s as f32).collect());
-                }
-                if let Some(i) = bias_at {
-                    // ∂loss/∂β_c = Σ g over the channel
-                    grads[i] = need_b.then(|| sum_g.iter().map(|&s| s as f32).collect());
-                }
-                Ok(grads)
+                // ∂loss/∂γ_c = Σ g·x̂ over the channel; ∂loss/∂β_c = Σ g over the channel
+                let gw = need_w.then(|| sum_g_xhat.iter().map(|&s| s as f32).collect());
+                let gb = need_b.then(|| sum_g.iter().map(|&s| s as f32).collect());
+                Ok(affine.gradients(gx, gw, gb))
             },
         ))
+    }
+}
+
+/// Where the optional affine parameters of a normalisation sit among its parents (the
+/// input first, then `γ` and `β` when given), so that its backward rule can read which
+/// gradients are needed and return them in the parents' order.
+#[derive(Clone, Copy)]
+pub(crate) struct AffineSlots {
+    weight_at: Option<usize>,
+    bias_at: Option<usize>,
+    len: usize,
+}
+
+impl AffineSlots {
+    /// The parents `x`, then `weight` and `bias` where present, and where each sits.
+    pub(crate) fn parents<'a>(
+        x: &'a Tensor,
+        weight: Option<&'a Tensor>,
+        bias: Option<&'a Tensor>,
+    ) -> (Vec<&'a Tensor>, AffineSlots) {
+        let mut parents = vec![x];
+        let mut push = |t: Option<&'a Tensor>| {
+            t.map(|t| {
+                parents.push(t);
+                parents.len() - 1
+            })
+        };
+        let weight_at = push(weight);
+        let bias_at = push(bias);
+        let len = parents.len();
+        (
+            parents,
+            AffineSlots {
+                weight_at,
+                bias_at,
+                len,
+            },
+        )
+    }
+
+    /// Whether the input, `γ` and `β` need a gradient (false for an absent one).
+    pub(crate) fn needs(&self, needs: &[bool]) -> [bool; 3] {
+        [
+            needs[0],
+            self.weight_at.is_some_and(|i| needs[i]),
+            self.bias_at.is_some_and(|i| needs[i]),
+        ]
+    }
+
+    /// The gradients of the input, `γ` and `β` in the parents' order.
+    pub(crate) fn gradients(
+        &self,
+        gx: Option<Vec<f32>>,
+        gw: Option<Vec<f32>>,
+        gb: Option<Vec<f32>>,
+    ) -> Vec<Option<Vec<f32>>> {
+        let mut grads = vec![gx];
+        grads.resize(self.len, None);
+        if let Some(i) = self.weight_at {
+            grads[i] = gw;
+        }
+        if let Some(i) = self.bias_at {
+            grads[i] = gb;
+        }
+        grads
     }
 }
 
