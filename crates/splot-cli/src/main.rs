@@ -38,6 +38,14 @@ struct Cli {
     /// Threads to use (default: SPLOT_NUM_THREADS, else every core).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Under `mpirun`: synchronise batch-norm statistics over the ranks (SyncBatchNorm)
+    /// instead of keeping them per rank.
+    #[arg(long, global = true)]
+    sync_bn: bool,
+    /// Under `mpirun`: seconds a rank waits for the others in one reduction before ending
+    /// the job (a rank died or hangs).
+    #[arg(long, global = true, default_value_t = 300.0, value_name = "SECONDS")]
+    dist_timeout: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +83,10 @@ fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
     splot::init_threads(cli.threads);
+    if let Err(e) = start_ranks(&cli) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Classify { mode } => classify::run(&mode),
         Command::Train(args) => train::run(&args),
@@ -89,10 +101,54 @@ fn main() -> ExitCode {
         Command::Data(args) => data::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            #[cfg(feature = "mpi")]
+            splot::dist::mpi::finalize();
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            match splot::dist::current() {
+                Some((group, _)) => eprintln!("error: rank {}: {e}", group.rank()),
+                None => eprintln!("error: {e}"),
+            }
+            // One rank's error ends every rank, so that none waits for it.
+            splot::dist::abort_if_distributed(1);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Joins the other ranks when an MPI launcher started this process among several.
+fn start_ranks(cli: &Cli) -> splot::Result<()> {
+    let Some(ranks) = splot::dist::launched_ranks() else {
+        return Ok(());
+    };
+    if !(cli.dist_timeout.is_finite() && cli.dist_timeout > 0.0) {
+        return Err(splot::Error::config(
+            "--dist-timeout",
+            format!("must be a positive number of seconds, got {}", cli.dist_timeout),
+        ));
+    }
+    let options = splot::dist::Options {
+        sync_batch_norm: cli.sync_bn,
+        timeout: std::time::Duration::from_secs_f64(cli.dist_timeout),
+    };
+    #[cfg(feature = "mpi")]
+    {
+        let _ = ranks;
+        splot::dist::mpi::init(options).map(|_| ())
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        let _ = options;
+        Err(splot::Error::config(
+            "distributed",
+            format!(
+                "this process was started by an MPI launcher as one of {ranks} ranks, but this \
+                 splot was built without the `mpi` feature, so each rank would train alone on all \
+                 the data; build it with `cargo build --release -p splot-cli --features mpi` \
+                 (needs libopenmpi-dev)"
+            ),
+        ))
     }
 }

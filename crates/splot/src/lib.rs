@@ -27,6 +27,7 @@
 pub mod autograd;
 pub mod cpu;
 pub mod data;
+pub mod dist;
 mod error;
 pub mod io;
 pub mod models;

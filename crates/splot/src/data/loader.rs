@@ -117,6 +117,8 @@ pub struct Loader {
     pipeline: Arc<Pipeline>,
     config: LoaderConfig,
     input_size: Option<(usize, usize)>,
+    /// (rank, ranks): this loader serves positions `rank, rank + ranks, …` of each epoch.
+    shard: (usize, usize),
 }
 
 impl std::fmt::Debug for Loader {
@@ -186,7 +188,41 @@ impl Loader {
             pipeline: Arc::new(pipeline),
             config,
             input_size,
+            shard: (0, 1),
         })
+    }
+
+    /// Rank `rank`'s share of this loader among `ranks` data-parallel ranks, with
+    /// `DistributedSampler`'s semantics: every rank shuffles epoch `e` alike, the order is
+    /// padded to a multiple of `ranks` by repeating its start, and rank `r` serves its
+    /// positions `r, r + ranks, r + 2·ranks, …` in batches of `batch_size / ranks`. So the
+    /// batch size stays the global one: batch `b` of the ranks together holds the same
+    /// images, with the same random transforms, as batch `b` of the whole loader (when the
+    /// data fills the last batch). An error when `batch_size` is not a multiple of `ranks`.
+    pub fn shard(&self, rank: usize, ranks: usize) -> Result<Loader> {
+        if self.shard != (0, 1) {
+            return Err(Error::config("Loader", "this loader is already a shard"));
+        }
+        if ranks == 0 || rank >= ranks {
+            return Err(Error::config(
+                "Loader",
+                format!("rank {rank} of {ranks} ranks does not exist"),
+            ));
+        }
+        if self.config.batch_size % ranks != 0 {
+            return Err(Error::config(
+                "Loader",
+                format!(
+                    "the batch size {} is the global batch of all ranks and must be a multiple \
+                     of the {ranks} ranks",
+                    self.config.batch_size
+                ),
+            ));
+        }
+        let mut shard = self.clone();
+        shard.config.batch_size /= ranks;
+        shard.shard = (rank, ranks);
+        Ok(shard)
     }
 
     /// The configuration.
@@ -205,8 +241,9 @@ impl Loader {
     }
 
     /// Batches per epoch: `⌈n / batch_size⌉`, or `⌊n / batch_size⌋` with `drop_last`.
+    /// (For a [`Loader::shard`]: of its `⌈n / ranks⌉` positions, in its batches.)
     pub fn len_batches(&self) -> usize {
-        let (n, b) = (self.data.len(), self.config.batch_size);
+        let (n, b) = (self.samples(), self.config.batch_size);
         if self.config.drop_last {
             n / b
         } else {
@@ -248,6 +285,11 @@ impl Loader {
         }
     }
 
+    /// Samples an epoch serves: all of them, or a shard's `⌈n / ranks⌉`.
+    fn samples(&self) -> usize {
+        self.data.len().div_ceil(self.shard.1)
+    }
+
     /// What epoch `epoch` does: its order and the seed its samples draw from.
     fn plan(&self, epoch: usize) -> Plan {
         let golden = (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -259,11 +301,19 @@ impl Loader {
                 order.swap(i, rng.below(i + 1));
             }
         }
+        let (rank, ranks) = self.shard;
+        let positions: Vec<usize> = if order.is_empty() {
+            Vec::new()
+        } else {
+            (rank..self.samples() * ranks).step_by(ranks).collect()
+        };
+        let order = positions.iter().map(|&p| order[p % order.len()]).collect();
         Plan {
             data: Arc::clone(&self.data),
             pipeline: Arc::clone(&self.pipeline),
             config: self.config.clone(),
             order,
+            positions,
             sample_seed: rng.next_u64(),
         }
     }
@@ -275,6 +325,9 @@ struct Plan {
     pipeline: Arc<Pipeline>,
     config: LoaderConfig,
     order: Vec<usize>,
+    /// The position of each of `order`'s samples in the whole epoch (`0, 1, 2, …` but for a
+    /// shard): their random transforms are drawn from it.
+    positions: Vec<usize>,
     sample_seed: u64,
 }
 
@@ -285,7 +338,7 @@ impl Plan {
     /// The item of the sample at position `pos` of the epoch.
     fn item(&self, pos: usize) -> Result<Item> {
         let i = self.order[pos];
-        let mix = (pos as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mix = (self.positions[pos] as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
         let mut rng = Rng::seed(self.sample_seed ^ mix);
         let sample = self.data.get(i)?;
         self.pipeline.apply(Item::from_sample(sample)?, &mut rng)

@@ -130,14 +130,27 @@ fn affine_planes(a: &[f32], b: &[f32], c: usize, inner: usize, coef: &[[f32; 4]]
 
 /// Per-channel mean and biased variance `Σ(x − μ)²/m` of `x [n, c, inner]`, in two passes
 /// (the second on the deviations, so no cancellation).
-fn channel_mean_var(x: &[f32], c: usize, inner: usize) -> (Vec<f64>, Vec<f64>) {
-    let m = (x.len() / c) as f64;
-    let [sum] = channel_sums(x, x, c, inner, |_, v, _| [v]);
+///
+/// With synchronised batch norm on (a data-parallel run, [`crate::dist`]), the sums and the
+/// count are over every rank's batch; the count `m` and whether they were synchronised are
+/// returned beside the statistics.
+fn channel_mean_var(
+    x: &[f32],
+    c: usize,
+    inner: usize,
+) -> Result<(Vec<f64>, Vec<f64>, f64, bool)> {
+    let [mut sum] = channel_sums(x, x, c, inner, |_, v, _| [v]);
+    sum.push((x.len() / c) as f64);
+    let synced = crate::dist::sync_batch_norm_stats("the batch-norm mean", &mut sum)?;
+    let m = sum.pop().unwrap_or(0.0);
     let mean: Vec<f64> = sum.iter().map(|s| s / m).collect();
     let mu: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
-    let [sq] = channel_sums(x, x, c, inner, |ch, v, _| [(v - mu[ch]) * (v - mu[ch])]);
+    let [mut sq] = channel_sums(x, x, c, inner, |ch, v, _| [(v - mu[ch]) * (v - mu[ch])]);
+    if synced {
+        crate::dist::sync_batch_norm_stats("the batch-norm variance", &mut sq)?;
+    }
     let var = sq.iter().map(|s| s / m).collect();
-    (mean, var)
+    Ok((mean, var, m, synced))
 }
 
 impl Tensor {
@@ -180,11 +193,13 @@ impl Tensor {
         let gamma = weight.map(|w| w.to_vec());
         let beta = bias.map(|b| b.to_vec());
         let eps = cfg.eps as f64;
-        let (mean, var): (Vec<f64>, Vec<f64>) = if training {
-            channel_mean_var(&self.data(), c, inner)
+        // m: values per channel the statistics are over (every rank's, when synchronised)
+        let (mean, var, m, synced) = if training {
+            channel_mean_var(&self.data(), c, inner)?
         } else {
             let f64s = |t: &Tensor| t.data().iter().map(|&v| v as f64).collect();
-            (f64s(running_mean), f64s(running_var))
+            let m = (self.numel() / c) as f64;
+            (f64s(running_mean), f64s(running_var), m, false)
         };
         // μ and 1/σ in f32, the values forward and backward normalise with
         let mu: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
@@ -207,7 +222,6 @@ impl Tensor {
             affine_planes(&x, &x, c, inner, &coef)
         };
         if training {
-            let m = (self.numel() / c) as f64;
             let momentum = cfg.momentum as f64;
             let update = |running: &Tensor, stat: &dyn Fn(usize) -> f64| {
                 let mut r = running.data_mut();
@@ -239,14 +253,26 @@ impl Tensor {
                 } else {
                     (vec![0.0f64; c], vec![0.0f64; c])
                 };
+                // The statistics' terms over every rank's batch when synchronised (γ and β
+                // keep this rank's sums: the gradient averaging adds the ranks' up).
+                let global = if need_x && synced {
+                    let mut both = [sum_g.as_slice(), sum_g_xhat.as_slice()].concat();
+                    crate::dist::sync_batch_norm_stats("the batch-norm gradient", &mut both)?;
+                    let xhat = both.split_off(c);
+                    Some((both, xhat))
+                } else {
+                    None
+                };
+                let (all_g, all_g_xhat) = global
+                    .as_ref()
+                    .map_or((&sum_g, &sum_g_xhat), |(a, b)| (a, b));
                 let gx = need_x.then(|| {
-                    let m = (x.len() / c) as f64;
                     // mean(g) and mean(g·x̂) per channel; zero in evaluation, where μ and σ
                     // are constants
                     let (mean_g, mean_g_xhat): (Vec<f32>, Vec<f32>) = if training {
                         (
-                            sum_g.iter().map(|&s| (s / m) as f32).collect(),
-                            sum_g_xhat.iter().map(|&s| (s / m) as f32).collect(),
+                            all_g.iter().map(|&s| (s / m) as f32).collect(),
+                            all_g_xhat.iter().map(|&s| (s / m) as f32).collect(),
                         )
                     } else {
                         (vec![0.0; c], vec![0.0; c])

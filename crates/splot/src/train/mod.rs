@@ -237,7 +237,34 @@ pub fn fit(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
     config.validate()?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // A data-parallel run: this rank's shard of the batches; rank 0 alone writes and reports.
+    let dist = crate::dist::current();
+    let ranks = dist.map_or(1, |(g, _)| g.size());
+    let root = crate::dist::is_root();
+    let sharded;
+    let train = match dist {
+        Some((group, _)) => {
+            sharded = train.shard(group.rank(), ranks)?;
+            &sharded
+        }
+        None => train,
+    };
+    let mut task_meta = task.metadata();
+    if let Some((group, _)) = dist {
+        crate::dist::check_same_config(group, &format!("{config:?}\n{task_meta:?}"))?;
+        task_meta.insert("dist.ranks".into(), ranks.to_string());
+    }
+    let _sync_bn = dist
+        .filter(|(_, options)| options.sync_batch_norm)
+        .map(|(group, _)| crate::dist::SyncBatchNormGuard::new(group));
+    let mut on_event = |event: Event| {
+        if root {
+            on_event(event)
+        }
+    };
+    if root {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
     let files = RunFiles::new(dir);
     let net = task.model();
     freeze(net, &config.freeze)?;
@@ -250,10 +277,20 @@ pub fn fit(
     let mut optimizer = GroupOptimizer::new(config, net)?;
     let headline = task.headline();
     let stat_names = task.train_stats();
-    let task_meta = task.metadata();
     let mut progress = Progress::default();
     let mut history = Vec::new();
     if let Some(ck) = resume {
+        let saved_ranks = ck.task.get("dist.ranks").map_or("1", |r| r.as_str());
+        if saved_ranks != ranks.to_string() {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "{} was written by a run on {saved_ranks} rank(s); resume it with the same \
+                     number of ranks, not {ranks}",
+                    files.last.display()
+                ),
+            ));
+        }
         crate::io::safetensors::copy_into_module(&files.last, &ck.model, net)?;
         optimizer.load_state(&ck.optimizer)?;
         progress = ck.progress;
@@ -262,6 +299,9 @@ pub fn fit(
     }
     let mut sums = stat_sums(&stat_names, &progress);
     let save = |path: &Path, progress: &Progress, sums: &[f64], opt: &GroupOptimizer| {
+        if !root {
+            return Ok(());
+        }
         let mut p = progress.clone();
         p.sums = stat_names
             .iter()
@@ -271,6 +311,7 @@ pub fn fit(
         save_checkpoint(path, config, &task_meta, &p, net, opt)
     };
     let mut last = history.last().cloned();
+    let mut stop_all = false;
     for epoch in progress.epoch..config.epochs {
         let lr = config.lr_at(epoch);
         optimizer.set_learning_rates(|base| {
@@ -290,14 +331,34 @@ pub fn fit(
         let mut images_this_session = 0usize;
         let mut batches = train.epoch(epoch);
         for (b, batch) in batches.by_ref().enumerate().skip(start_batch) {
-            if stop.load(Ordering::SeqCst) {
+            // Every rank stops at the same step: a distributed run stops when a rank's
+            // request has travelled with the previous step's reduction.
+            let stop_here = match dist {
+                Some(_) => stop_all,
+                None => stop.load(Ordering::SeqCst),
+            };
+            if stop_here {
                 save(&files.last, &progress, &sums, &optimizer)?;
                 return Ok(Outcome::Interrupted { epoch, batch: b });
             }
             let batch = batch?;
             nn::reseed(net, step_seed(config.seed, epoch, b));
-            let step = task.loss(&batch)?;
-            let loss_value = step.loss.item()?;
+            let mut step = task.loss(&batch)?;
+            let mut loss_value = step.loss.item()?;
+            let mut grads = step.loss.backward()?;
+            // The images of the step over all ranks (equal shards: `ranks` times this one's).
+            let mut n = batch.len();
+            if let Some((group, _)) = dist {
+                // The global batch's mean loss and summed statistics, the gradients averaged,
+                // and whether any rank was asked to stop, in one round.
+                let mut scalars = vec![loss_value as f64, stop.load(Ordering::SeqCst) as u8 as f64];
+                scalars.extend(&step.stats);
+                crate::dist::average_gradients(group, &trainable, &mut grads, &mut scalars)?;
+                loss_value = (scalars[0] / ranks as f64) as f32;
+                stop_all = scalars[1] > 0.0;
+                step.stats = scalars[2..].to_vec();
+                n *= ranks;
+            }
             if !loss_value.is_finite() {
                 return Err(Error::Autograd(format!(
                     "the training loss became {loss_value} at epoch {} batch {}; stopped. The last good checkpoint is {}",
@@ -306,7 +367,6 @@ pub fn fit(
                     files.last.display()
                 )));
             }
-            let mut grads = step.loss.backward()?;
             if let Some(penalty) = &config.penalty {
                 penalty.apply(&params, &mut grads)?;
             }
@@ -314,7 +374,6 @@ pub fn fit(
                 clip_grad_norm(&trainable, &mut grads, max_norm);
             }
             optimizer.step(&grads)?;
-            let n = batch.len();
             progress.batch = b + 1;
             progress.loss_sum += loss_value as f64 * n as f64;
             for (s, v) in sums.iter_mut().zip(&step.stats) {
@@ -389,7 +448,9 @@ pub fn fit(
         }
         save(&files.last, &progress, &sums, &optimizer)?;
         history.push(metrics.clone());
-        write_metrics(&files.metrics, &history)?;
+        if root {
+            write_metrics(&files.metrics, &history)?;
+        }
         on_event(Event::EpochEnd(&metrics));
         last = Some(metrics);
     }
