@@ -1,0 +1,155 @@
+//! Data-parallel training over MPI (issue 21): `mpirun -n N splot train …` on 1, 2 and 4
+//! ranks gives the same losses and metrics as one process with the same global batch, with
+//! and without synchronised batch norm; a rank killed mid-run ends the job with an error
+//! instead of a hang.
+//!
+//! Only with the `mpi` feature and Open MPI's `mpirun` on the path:
+//! `cargo test --release -p splot-cli --features mpi --test mpi`.
+#![cfg(feature = "mpi")]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `mpirun -n ranks splot args…`, one thread per rank, oversubscribed (CI has 2 cores).
+fn mpirun(ranks: usize, args: &[&str]) -> Command {
+    let mut c = Command::new("mpirun");
+    c.args(["--oversubscribe", "--bind-to", "none", "-n", &ranks.to_string()])
+        .args(["-x", "SPLOT_NUM_THREADS=1"])
+        .arg(env!("CARGO_BIN_EXE_splot"))
+        .args(args)
+        // Open MPI refuses root unless told twice (CI containers run as root)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+    c
+}
+
+/// Every epoch's `metrics.csv` row without its timings, as numbers.
+fn metrics(dir: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics.csv");
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            v[..v.len() - 2].to_vec()
+        })
+        .collect()
+}
+
+fn train(ranks: usize, model: &str, extra: &[&str], dir: &Path) -> Vec<Vec<f64>> {
+    let out = dir.join(format!("{model}-{ranks}"));
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--epochs",
+        "2",
+        "--limit-train",
+        "1024",
+        "--limit-test",
+        "256",
+        "--batch-size",
+        "32",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = mpirun(ranks, &args).output().expect("run mpirun");
+    assert!(
+        o.status.success(),
+        "{ranks} ranks: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    metrics(&out)
+}
+
+fn assert_same(reference: &[Vec<f64>], other: &[Vec<f64>], what: &str) {
+    assert_eq!(reference.len(), other.len(), "{what}: epochs");
+    for (a, b) in reference.iter().zip(other) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 2e-4 * x.abs().max(1.0),
+                "{what}: {a:?}\nagainst one rank's\n{b:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lenet5_on_1_2_4_ranks_learns_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = train(1, "lenet5-relu", &[], dir.path());
+    assert!(one[1][2] < one[0][2], "the training loss falls: {one:?}");
+    for ranks in [2, 4] {
+        let many = train(ranks, "lenet5-relu", &[], dir.path());
+        assert_same(&many, &one, &format!("lenet5-relu on {ranks} ranks"));
+    }
+}
+
+#[test]
+fn sync_batch_norm_on_2_ranks_equals_one_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = train(1, "resnet20", &["--sync-bn"], dir.path());
+    let two = train(2, "resnet20", &["--sync-bn"], dir.path());
+    assert_same(&two, &one, "resnet20 with --sync-bn on 2 ranks");
+}
+
+#[test]
+fn a_killed_rank_ends_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("killed");
+    let mut child = mpirun(
+        2,
+        &[
+            "train",
+            "--model",
+            "lenet5-relu",
+            "--epochs",
+            "50",
+            "--limit-train",
+            "4096",
+            "--dist-timeout",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run mpirun");
+    // wait for the first epoch, then kill one rank (a child of mpirun)
+    let start = Instant::now();
+    while !out.join("metrics.csv").exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no epoch in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .expect("pgrep");
+    let victim = String::from_utf8_lossy(&ranks.stdout)
+        .lines()
+        .last()
+        .expect("a rank")
+        .to_string();
+    let killed_at = Instant::now();
+    Command::new("kill").args(["-KILL", &victim]).status().unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(60),
+            "the job still runs 60 s after a rank was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    // what the last epoch saved is whole: it reads back
+    assert!(out.join("last.safetensors").exists());
+}
