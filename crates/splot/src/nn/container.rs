@@ -55,6 +55,9 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Sequential"
     }
@@ -101,6 +104,9 @@ impl Residual {
 }
 
 impl Module for Residual {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Residual"
     }
@@ -169,6 +175,9 @@ impl Concat {
 }
 
 impl Module for Concat {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Concat"
     }
