@@ -71,7 +71,8 @@ pub fn encode(model: &CaptionModel, images: &Tensor) -> Result<Tensor> {
     model.encoder.forward(images, crate::nn::Mode::Eval)
 }
 
-/// The most probable word at each step for every image of `images` at once.
+/// The most probable word at each step for every image of `images` at once; a caption
+/// that reaches `max_len` words ends there (its log-probability counts `<end>`).
 pub fn greedy(model: &CaptionModel, images: &Tensor, max_len: usize) -> Result<Vec<Hypothesis>> {
     let _g = crate::NoGradGuard::new();
     let n = images.dim(0);
@@ -97,6 +98,12 @@ pub fn greedy(model: &CaptionModel, images: &Tensor, max_len: usize) -> Result<V
                 continue;
             }
             let row = &lp[k * v..(k + 1) * v];
+            if out[k].tokens.len() == max_len {
+                // No room for another word: the caption ends here.
+                out[k].log_prob += row[END];
+                done[k] = true;
+                continue;
+            }
             let (best, &p) = row
                 .iter()
                 .enumerate()
@@ -104,7 +111,7 @@ pub fn greedy(model: &CaptionModel, images: &Tensor, max_len: usize) -> Result<V
                 .expect("a vocabulary");
             out[k].log_prob += p;
             words[k] = best;
-            if best == END || out[k].tokens.len() == max_len {
+            if best == END {
                 done[k] = true;
             } else {
                 out[k].tokens.push(best);

@@ -86,10 +86,13 @@ pub struct ModelConfig {
 }
 
 /// The small encoder: four blocks `conv 3×3 (pad 1) → batch norm → ReLU → max-pool 2×2`
-/// with `16, 32, 64, 128` channels: a 64×64 image gives a 4×4 map of 128 features.
+/// with `16, 32, 64, 128` channels: a 64×64 image gives a 4×4 map of 128 features. It
+/// takes the image's `channels` and two more, the pixels' coordinates `x, y ∈ [−1, 1]`
+/// ([`with_coordinates`], CoordConv, Liu et al. 2018), so that its features say where
+/// things are even after pooling ("a 3 at the top left").
 pub fn small_encoder(channels: usize, rng: &mut Rng) -> Result<Sequential> {
     let mut net = Sequential::new();
-    let mut c_in = channels;
+    let mut c_in = channels + 2;
     for (k, c) in [16usize, 32, 64, 128].into_iter().enumerate() {
         let conv =
             Conv2d::new(c_in, c, [3, 3], Conv2dConfig::new().padding(1), rng)?.without_bias();
@@ -102,11 +105,31 @@ pub fn small_encoder(channels: usize, rng: &mut Rng) -> Result<Sequential> {
     Ok(net)
 }
 
+/// `x [n, c, h, w]` with two more channels: each pixel's column and row mapped
+/// linearly to `[−1, 1]` (`−1` at the left and top, 1 at the right and bottom).
+pub fn with_coordinates(x: &Tensor) -> Result<Tensor> {
+    let (n, h, w) = (x.dim(0), x.dim(2), x.dim(3));
+    let at = |i: usize, size: usize| {
+        if size > 1 {
+            2.0 * i as f32 / (size - 1) as f32 - 1.0
+        } else {
+            0.0
+        }
+    };
+    let mut planes = Vec::with_capacity(n * 2 * h * w);
+    for _ in 0..n {
+        planes.extend((0..h * w).map(|p| at(p % w, w)));
+        planes.extend((0..h * w).map(|p| at(p / w, h)));
+    }
+    Tensor::concat(&[x, &Tensor::from_vec(planes, &[n, 2, h, w])?], 1)
+}
+
 /// A CNN that maps images to a feature map.
 pub struct Encoder {
     net: Sequential,
     channels: usize,
     input_channels: usize,
+    coordinates: bool,
 }
 
 impl Encoder {
@@ -117,6 +140,7 @@ impl Encoder {
                 net: small_encoder(channels, rng)?,
                 channels: 128,
                 input_channels: channels,
+                coordinates: true,
             });
         }
         let (zoo, input) = build(name, 0.0, rng.next_u64())?;
@@ -134,6 +158,7 @@ impl Encoder {
             channels: probe.dim(1),
             net,
             input_channels: input[0],
+            coordinates: false,
         })
     }
 
@@ -154,7 +179,11 @@ impl Module for Encoder {
     }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         let x = crate::tasks::classify::match_channels(x, self.input_channels)?;
-        self.net.forward(&x, mode)
+        if self.coordinates {
+            self.net.forward(&with_coordinates(&x)?, mode)
+        } else {
+            self.net.forward(&x, mode)
+        }
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         self.net.children()
