@@ -260,7 +260,7 @@ fn vocab_of(data: &MemoryDataset) -> Vocabulary {
 fn learns(arch: Architecture) {
     let (train, val) = (pictures(128, 1), pictures(16, 2));
     let vocab = vocab_of(&train);
-    let config = train_config(12);
+    let config = train_config(20);
     let task = Caption::new(&config, &options(arch), vocab.clone()).unwrap();
     let tl = loader(task.captioner(), SIDE, train, 16, None, Some(&config)).unwrap();
     let vl = loader(task.captioner(), SIDE, val, 16, None, None).unwrap();
