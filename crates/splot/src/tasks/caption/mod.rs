@@ -157,6 +157,23 @@ impl CaptionData {
         })
     }
 
+    /// The digit scenes in `dir` (`annotations/captions_{train,val}.json` over
+    /// `JPEGImages/`), written there first from the repository's MNIST when absent.
+    /// Returns the data and whether it was written now.
+    pub fn scenes(
+        dir: &Path,
+        config: &crate::data::scenes::ScenesConfig,
+    ) -> Result<(CaptionData, bool)> {
+        let made = !dir.join("annotations/captions_train.json").is_file();
+        if made {
+            let mnist = crate::data::Mnist::locate()?;
+            crate::data::scenes::write_scenes(dir, &mnist, config)?;
+        }
+        let mut data = CaptionData::open(dir)?;
+        data.description = format!("digit scenes ({})", dir.display());
+        Ok((data, made))
+    }
+
     /// Every training caption, for the vocabulary.
     pub fn train_captions(&self) -> Vec<&str> {
         captions_of(&self.train)

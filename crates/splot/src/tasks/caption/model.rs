@@ -591,6 +591,17 @@ impl CaptionModel {
     }
 }
 
+impl CaptionModel {
+    /// The `[h', w']` of the encoder's feature map for `size × size` images (the
+    /// attention maps' grid).
+    pub fn encoder_grid(&self, size: usize) -> Result<[usize; 2]> {
+        let _g = crate::NoGradGuard::new();
+        let x = Tensor::zeros(&[1, self.encoder.input_channels(), size, size]);
+        let f = self.encoder.forward(&x, Mode::Eval)?;
+        Ok([f.dim(2), f.dim(3)])
+    }
+}
+
 impl Module for CaptionModel {
     fn kind(&self) -> &'static str {
         "CaptionModel"
