@@ -40,6 +40,14 @@ impl Sequential {
         self.layers.is_empty()
     }
 
+    /// The layers before the first one named `name` (a network without its head, as an
+    /// encoder); `None` when no layer has that name.
+    pub fn take_until(mut self, name: &str) -> Option<Sequential> {
+        let at = self.layers.iter().position(|(n, _)| n == name)?;
+        self.layers.truncate(at);
+        Some(self)
+    }
+
     /// Runs every layer, returning each one's output (for feature maps and summaries).
     pub fn forward_trace(&self, x: &Tensor, mode: Mode) -> Result<Vec<Tensor>> {
         let mut outs = Vec::with_capacity(self.layers.len());
