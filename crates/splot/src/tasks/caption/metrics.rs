@@ -150,7 +150,7 @@ pub fn cider_d<'a>(references: &'a [Vec<Sentence>], candidates: &'a [Sentence]) 
             for rc in refs {
                 let rf = tfidf(rc);
                 let delta = hyp.length - rf.length;
-                for n in 0..4 {
+                for (n, total) in score.iter_mut().enumerate() {
                     let mut val: f64 = hyp.vec[n]
                         .iter()
                         .map(|(g, &h)| {
@@ -161,7 +161,7 @@ pub fn cider_d<'a>(references: &'a [Vec<Sentence>], candidates: &'a [Sentence]) 
                     if hyp.norm[n] != 0.0 && rf.norm[n] != 0.0 {
                         val /= hyp.norm[n] * rf.norm[n];
                     }
-                    score[n] += val * (-(delta * delta) / (2.0 * sigma * sigma)).exp();
+                    *total += val * (-(delta * delta) / (2.0 * sigma * sigma)).exp();
                 }
             }
             score.iter().sum::<f64>() / 4.0 / refs.len().max(1) as f64 * 10.0

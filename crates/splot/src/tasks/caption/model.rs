@@ -427,6 +427,8 @@ impl Attend {
 }
 
 /// The language model of either architecture.
+// One decoder per model: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Decoder {
     /// Show and Tell.
     ShowTell(ShowTell),

@@ -175,7 +175,8 @@ impl Vocabulary {
                 continue;
             }
             let w = self.word(id);
-            if !out.is_empty() && !(is_punctuation(w) && w != "<unk>") {
+            let glued = is_punctuation(w) && w != "<unk>";
+            if !out.is_empty() && !glued {
                 out.push(' ');
             }
             out.push_str(w);
