@@ -197,7 +197,16 @@ mod tests {
         );
         let v = Vocabulary::build(["a 7 and a 3", "the digits 7 and 3"], 2).unwrap();
         assert_eq!(v.len(), 4 + 4);
-        assert_eq!(v.word(4), "a");
+        // all four kept words are seen twice: alphabetical order
+        assert_eq!(
+            (4..8).map(|i| v.word(i)).collect::<Vec<_>>(),
+            ["3", "7", "a", "and"]
+        );
+        let by_count = Vocabulary::build(["a a b", "b c a"], 1).unwrap();
+        assert_eq!(
+            (4..7).map(|i| by_count.word(i)).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
         assert_eq!(v.encode("a 9"), [START, v.id("a"), UNK, END]);
         let ids = v.encode("a 7, and 3");
         assert_eq!(v.decode(&ids), "a 7 <unk> and 3");
