@@ -1,5 +1,6 @@
 //! The `splot` command-line tool: one module per subcommand, each thin over the library.
 
+mod caption;
 mod classify;
 mod data;
 mod eval;
@@ -75,6 +76,11 @@ enum Command {
     Saliency(saliency::SaliencyArgs),
     /// Draw a run's training curves: loss and accuracy per epoch (PNG or SVG).
     Plot(plot::PlotArgs),
+    /// Image captioning: `splot caption train|eval|predict`.
+    Caption {
+        #[command(subcommand)]
+        mode: caption::Mode,
+    },
     /// Make splot's offline data sets (`data scenes`: digit scenes in VOC and COCO layouts).
     Data(data::DataArgs),
 }
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Command::Saliency(args) => saliency::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Data(args) => data::run(&args),
+        Command::Caption { mode } => caption::run(&mode),
     };
     match result {
         Ok(()) => {

@@ -2,9 +2,9 @@
 //! that `conv2d` reads its input through.
 
 use clap::Args;
-use splot::viz::pad::padding_picture;
+use splot::viz::pad::{padding_picture, parse_image};
 use splot::viz::save_png;
-use splot::{Error, Padding2d, PaddingMode, Result, Tensor};
+use splot::{Padding2d, PaddingMode, Result, Tensor};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -26,39 +26,6 @@ pub struct PadArgs {
     /// its grey level with its number, the original image framed in red.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-/// Parses "1 2; 3 4" into a `[1, 1, rows, cols]` tensor.
-pub fn parse_image(text: &str) -> Result<Tensor> {
-    let err = |msg: String| Error::Parse {
-        what: "--input",
-        msg,
-    };
-    let rows: Vec<Vec<f32>> = text
-        .split(';')
-        .map(|row| {
-            row.split(|c: char| c.is_whitespace() || c == ',')
-                .filter(|v| !v.is_empty())
-                .map(|v| {
-                    v.parse::<f32>()
-                        .map_err(|_| err(format!("'{v}' is not a number")))
-                })
-                .collect::<Result<Vec<f32>>>()
-        })
-        .collect::<Result<_>>()?;
-    let cols = rows.first().map_or(0, Vec::len);
-    if cols == 0 {
-        return Err(err(format!("'{text}' holds no values")));
-    }
-    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
-        return Err(err(format!(
-            "row {} has {} values but row 1 has {cols}",
-            i + 1,
-            r.len()
-        )));
-    }
-    let h = rows.len();
-    Tensor::from_vec(rows.into_iter().flatten().collect(), &[1, 1, h, cols])
 }
 
 fn format_value(v: f32) -> String {

@@ -373,3 +373,33 @@ fn features_and_saliency_of_a_colour_zoo_network() {
     ]);
     assert!(!o.status.success());
 }
+
+/// Issue 22: sizes a user controls are checked before anything is allocated. Each of these
+/// aborted or was killed for memory before (exit 134, 137, a "capacity overflow" panic).
+#[test]
+fn sizes_that_cannot_abort() {
+    let o = splot(&["pad", "--pad", "100000000"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("pad2d") && e.contains("would need"), "{e}");
+
+    // summary infers shapes without allocating: a 10¹²-pixel input prints its table
+    let o = splot(&["summary", "resnet18", "--input", "3x1000000x1000000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("fc") && out.contains("11 689 512"), "{out}");
+
+    // element counts that overflow usize: a clear error, exit 1
+    let o = splot(&[
+        "summary",
+        "resnet18",
+        "--input",
+        "3x100000000000x100000000000",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("would need") && e.contains("100000000000"),
+        "{e}"
+    );
+}

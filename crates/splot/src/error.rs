@@ -68,6 +68,23 @@ pub enum Error {
     /// Gradient computation was asked for something it cannot do.
     #[error("backward: {0}")]
     Autograd(String),
+    /// A tensor too large to allocate: its element count overflows, or its bytes exceed
+    /// the machine's memory (see [`crate::tensor::size`]).
+    #[error(
+        "{op}: a tensor of shape {shape:?} would need {}, more than the {} this machine can hold",
+        crate::tensor::size::format_bytes(*bytes),
+        crate::tensor::size::format_bytes(*limit as u128)
+    )]
+    TooLarge {
+        /// The op or layer that would allocate it.
+        op: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The bytes it would need (f32), saturated at `u128::MAX`.
+        bytes: u128,
+        /// The limit it exceeds ([`crate::tensor::size::max_tensor_bytes`]).
+        limit: u64,
+    },
 }
 
 impl Error {

@@ -256,3 +256,37 @@ proptest! {
         gradcheck("matmul", &[a, b], |v| v[0].matmul(&v[1]), 1e-2, 2e-3, 2e-3, seed).map_err(TestCaseError::fail)?;
     }
 }
+
+/// Issue 22: layers of absurd width and ops with absurd outputs are errors naming the op,
+/// the shape and the bytes, never an allocation failure.
+#[test]
+fn absurd_sizes_are_errors_not_aborts() {
+    use splot::nn::{Conv2d, Linear};
+    use splot::ops::conv::Conv2dConfig;
+    use splot::Error;
+    let mut rng = splot::Rng::seed(0);
+    let too_large = |r: splot::Result<()>, op: &str| match r {
+        Err(e @ Error::TooLarge { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(op) && msg.contains("would need"), "{msg}");
+        }
+        other => panic!("{op}: expected TooLarge, got {other:?}"),
+    };
+    too_large(
+        Conv2d::new(3, 1 << 40, [3, 3], Conv2dConfig::new(), &mut rng).map(|_| ()),
+        "Conv2d",
+    );
+    too_large(
+        Linear::new(usize::MAX / 2, 3, &mut rng).map(|_| ()),
+        "Linear",
+    );
+    let x = Tensor::zeros(&[1, 1, 4, 4]);
+    too_large(
+        x.pad2d(
+            splot::Padding2d::same(100_000_000),
+            splot::PaddingMode::Zeros,
+        )
+        .map(|_| ()),
+        "pad2d",
+    );
+}

@@ -167,30 +167,12 @@ fn a_diverging_run_stops_and_keeps_the_last_good_checkpoint() {
     );
 }
 
-/// FNV-1a over the names and the f32 bits of a checkpoint's model tensors, in file order.
-fn model_hash(path: &std::path::Path) -> u64 {
-    let (tensors, _) = load(path).unwrap();
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for (name, t) in tensors.iter().filter(|(n, _)| n.starts_with("model.")) {
-        eat(name.as_bytes());
-        for v in t.to_vec() {
-            eat(&v.to_bits().to_le_bytes());
-        }
-    }
-    h
-}
-
 /// The default LeNet-5 run's first epoch, on 2 threads, as the MNIST-only loop gave it
-/// before the loop became generic over a task (recorded at commit 5334a79). The metrics
-/// are the recorded ones; the weights' hash is the one since cross-entropy became one fused
-/// kernel (engine part 3: `S·p − c` instead of log-softmax's chain rule, which moves the
-/// last bits of the weights but none of the printed metrics). With the old kernel the
-/// generic loop gave the old loop's weights bit for bit (hash 0x5143_ddad_75d7_1b0f).
+/// before the loop became generic over a task (recorded at commit 5334a79), to the six
+/// decimals of `metrics.csv`. The weights' last bits are not compared: they depend on
+/// the GEMM micro-kernel the `gemm` crate picks for the CPU (the hash of this run's weights
+/// was 0x59f8_69dc_755b_5752 on the machines of round 1 and is another on an AMD EPYC
+/// with AVX-512), while the metrics are the same on both.
 #[test]
 fn the_default_lenet5_epoch_is_unchanged_by_the_generic_loop() {
     splot::init_threads(Some(2));
@@ -205,10 +187,8 @@ fn the_default_lenet5_epoch_is_unchanged_by_the_generic_loop() {
     splot::run_in_pool(|| train(&config, mnist(), dir.path(), None, &never, &mut |_| {})).unwrap();
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').take(6).collect();
-    let hash = model_hash(&RunFiles::new(dir.path()).last);
     assert_eq!(
         row,
         ["1", "0.03", "0.987125", "0.683000", "0.530837", "0.828000"]
     );
-    assert_eq!(hash, 6_483_048_059_182_470_994);
 }

@@ -696,8 +696,11 @@ fn forward_chunks(
 
 /// The output of a convolution whose pieces, on different threads, write disjoint parts.
 struct SharedOut(*mut f32);
-// SAFETY: used only by `forward_chunks`, whose pieces write disjoint values.
+// SAFETY: used only by `forward_chunks`, whose pieces write disjoint values, so sharing
+// the pointer between threads never lets two of them touch the same value.
 unsafe impl Sync for SharedOut {}
+// SAFETY: as for `Sync`: the pointer is only moved to threads that write disjoint values,
+// and the output it points into outlives the parallel loop that uses it.
 unsafe impl Send for SharedOut {}
 
 impl SharedOut {
@@ -706,6 +709,8 @@ impl SharedOut {
     /// # Safety
     /// `offset` must lie inside the output.
     unsafe fn at(&self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller promises `offset` lies inside the output, so the address stays
+        // inside the one allocation `self.0` points into.
         unsafe { self.0.add(offset) }
     }
 }

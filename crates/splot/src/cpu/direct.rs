@@ -134,7 +134,9 @@ fn pack(v: &Valid, ob: usize, w: impl Fn(usize, usize, usize, usize) -> f32) -> 
 /// `p .. p + 8` must lie inside one slice.
 #[inline(always)]
 unsafe fn load(p: *const f32) -> V {
-    p.cast::<V>().read_unaligned()
+    // SAFETY: the caller promises eight readable values from `p` on; `read_unaligned`
+    // needs no alignment, and `V` is eight plain `f32`s (every bit pattern is valid).
+    unsafe { p.cast::<V>().read_unaligned() }
 }
 
 /// One tile: `OB` output channels × `NC·8` output pixels from `(y, x)` on, without bias.
@@ -245,6 +247,11 @@ fn valid(v: &Valid, xp: &[f32], wpk: &[f32], bias: Option<&[f32]>, out: &mut [f3
     valid_with::<Separate>(v, xp, wpk, bias, out);
 }
 
+/// [`valid_with`] compiled for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA (the caller checks with `has_fma`).
+// SAFETY: unsafe only for its target features; the body is safe code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn valid_fma(v: &Valid, xp: &[f32], wpk: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
@@ -386,6 +393,11 @@ fn weight(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {
     weight_with::<Separate>(v, xp, gyw, owp, gw);
 }
 
+/// [`weight_with`] compiled for AVX2 and FMA.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA (the caller checks with `has_fma`).
+// SAFETY: unsafe only for its target features; the body is safe code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn weight_fma(v: &Valid, xp: &[f32], gyw: &[f32], owp: usize, gw: &mut [f32]) {

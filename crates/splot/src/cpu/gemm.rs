@@ -97,6 +97,7 @@ pub fn sgemm_strided(
 /// # Safety
 /// `c` must be valid for writes at every `c + i·c_row_stride + j`, `i < a.rows`,
 /// `j < b.cols`, and nothing else may read or write those values during the call.
+// SAFETY: the promise above is all `gemm::gemm` needs beyond the views, which are checked.
 pub unsafe fn sgemm_raw(
     a: MatRef,
     b: MatRef,

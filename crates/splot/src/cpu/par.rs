@@ -79,6 +79,10 @@ fn write_runs<I: Iterator<Item = f32>>(
 /// [`write_runs`] compiled for AVX2, chosen at run time: maps that compute (tanh, sigmoid)
 /// run eight lanes wide instead of SSE2's four. No FMA: products and sums stay separate,
 /// so the values are the same on every CPU.
+///
+/// # Safety
+/// The CPU must have AVX2 (the caller checks with `is_x86_feature_detected!`).
+// SAFETY: unsafe only for its target feature; the body is safe code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn write_runs_avx2<I: Iterator<Item = f32>>(

@@ -43,11 +43,14 @@ macro_rules! wide_fn {
         fn $name($($arg: $ty),*) {
             #[inline(always)]
             fn body($($arg: $ty),*) $body
+            // SAFETY: unsafe only for its target feature (callers check the CPU has it);
+            // the body is safe code.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f")]
             unsafe fn avx512($($arg: $ty),*) {
                 body($($arg),*)
             }
+            // SAFETY: as `avx512`, for AVX2.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2")]
             unsafe fn avx2($($arg: $ty),*) {

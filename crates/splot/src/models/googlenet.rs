@@ -76,6 +76,9 @@ impl BasicConv2d {
 }
 
 impl Module for BasicConv2d {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        crate::nn::infer_chain(self.children(), input)
+    }
     fn kind(&self) -> &'static str {
         "BasicConv2d"
     }
@@ -95,6 +98,9 @@ pub struct Inception {
 }
 
 impl Module for Inception {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        self.branches.infer(input)
+    }
     fn kind(&self) -> &'static str {
         "Inception"
     }
@@ -244,6 +250,16 @@ impl InceptionAux {
 }
 
 impl Module for InceptionAux {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        // evaluation: the identity (its logits are computed in training only)
+        if input.len() != 4 {
+            return Err(Error::shape(
+                "InceptionAux",
+                format!("input must be [n, c, h, w], got {input:?}"),
+            ));
+        }
+        Ok(crate::nn::Inferred::free(input.to_vec()))
+    }
     fn kind(&self) -> &'static str {
         "InceptionAux"
     }

@@ -70,6 +70,17 @@ impl Subsampling {
 }
 
 impl Module for Subsampling {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        let c = self.weight.numel();
+        if input.len() != 4 || input[1] != c {
+            return Err(Error::shape(
+                "Subsampling",
+                format!("input must be [n, {c}, h, w], got {input:?}"),
+            ));
+        }
+        let shape = crate::ops::pool::avg_pool2d_output_shape(input, &Pool2dConfig::new(2))?;
+        Ok(crate::nn::Inferred::free(shape))
+    }
     fn kind(&self) -> &'static str {
         "Subsampling"
     }
@@ -186,6 +197,23 @@ impl ConnectionTableConv {
 }
 
 impl Module for ConnectionTableConv {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        if input.len() != 4 || input[1] != self.in_maps {
+            return Err(Error::shape(
+                "ConnectionTableConv",
+                format!("input must be [n, {}, h, w], got {input:?}", self.in_maps),
+            ));
+        }
+        // the forward pass convolves with the dense weight: the same shapes and products
+        let (k, out) = (self.kernel, self.table.len());
+        let dense = [out, self.in_maps, k, k];
+        let g =
+            crate::ops::conv::conv2d_geometry(input, &dense, Some(&[out]), &Conv2dConfig::new())?;
+        Ok(crate::nn::Inferred {
+            shape: vec![g.n, g.oc, g.oh, g.ow],
+            multiply_adds: crate::nn::infer_product(&[g.n, g.oc, g.oh, g.ow, g.ckk()]),
+        })
+    }
     fn kind(&self) -> &'static str {
         "ConnectionTableConv"
     }

@@ -107,6 +107,27 @@ pub struct ZeroPadShortcut {
 }
 
 impl Module for ZeroPadShortcut {
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        if input.len() != 4 {
+            return Err(Error::shape(
+                "ZeroPadShortcut",
+                format!("input must be [n, c, h, w], got {input:?}"),
+            ));
+        }
+        let mut shape = if self.stride > 1 {
+            let cfg = Pool2dConfig::new(1).stride(self.stride);
+            crate::ops::pool::max_pool2d_output_shape(input, &cfg)?
+        } else {
+            input.to_vec()
+        };
+        shape[1] = crate::tensor::size::add(
+            "ZeroPadShortcut",
+            "channels + extra channels",
+            shape[1],
+            self.extra_channels,
+        )?;
+        Ok(crate::nn::Inferred::free(shape))
+    }
     fn kind(&self) -> &'static str {
         "ZeroPadShortcut"
     }
@@ -218,6 +239,26 @@ impl Module for ResidualBlock {
             BlockKind::Basic => "BasicBlock",
             BlockKind::Bottleneck => "Bottleneck",
         }
+    }
+    fn infer(&self, input: &[usize]) -> Result<crate::nn::Inferred> {
+        let body = self
+            .layers
+            .iter()
+            .zip(&self.names)
+            .flat_map(|((c, b), (cn, bn))| {
+                [
+                    (cn.clone(), c as &dyn Module),
+                    (bn.clone(), b as &dyn Module),
+                ]
+            });
+        let f = crate::nn::infer_chain(body, input)?;
+        let s = match &self.shortcut {
+            Shortcut::Identity => crate::nn::Inferred::free(input.to_vec()),
+            Shortcut::Projection(p) => p.infer(input).map_err(|e| e.in_layer("downsample"))?,
+            Shortcut::ZeroPad(z) => z.infer(input).map_err(|e| e.in_layer("downsample"))?,
+            Shortcut::None => return Ok(f),
+        };
+        crate::nn::residual_sum(self.kind(), f, s)
     }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         // F(x): conv → bn (→ relu) for each layer, no relu after the last

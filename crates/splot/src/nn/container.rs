@@ -40,6 +40,14 @@ impl Sequential {
         self.layers.is_empty()
     }
 
+    /// The layers before the first one named `name` (a network without its head, as an
+    /// encoder); `None` when no layer has that name.
+    pub fn take_until(mut self, name: &str) -> Option<Sequential> {
+        let at = self.layers.iter().position(|(n, _)| n == name)?;
+        self.layers.truncate(at);
+        Some(self)
+    }
+
     /// Runs every layer, returning each one's output (for feature maps and summaries).
     pub fn forward_trace(&self, x: &Tensor, mode: Mode) -> Result<Vec<Tensor>> {
         let mut outs = Vec::with_capacity(self.layers.len());
@@ -55,6 +63,9 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Sequential"
     }
@@ -101,6 +112,9 @@ impl Residual {
 }
 
 impl Module for Residual {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Residual"
     }
@@ -169,6 +183,9 @@ impl Concat {
 }
 
 impl Module for Concat {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Concat"
     }

@@ -35,6 +35,7 @@ impl Embedding {
                 format!("padding index {p} is out of range for {num_embeddings} embeddings"),
             ));
         }
+        crate::tensor::size::check_shape("Embedding", &[num_embeddings, dim])?;
         let weight = Tensor::randn(&[num_embeddings, dim], 0.0, 1.0, rng);
         if let Some(p) = padding_idx {
             weight.data_mut()[p * dim..][..dim].fill(0.0);

@@ -38,6 +38,9 @@ fn check_channels(
             format!("{in_channels} → {out_channels} channels with kernel {kernel:?} and groups {groups}: channels must be positive and divisible by groups, the kernel positive"),
         ));
     }
+    // the widths are the user's: the weight must fit in memory before it is drawn
+    let (big, small) = (in_channels.max(out_channels), in_channels.min(out_channels));
+    crate::tensor::size::check_shape(layer, &[big, small / groups, kernel[0], kernel[1]])?;
     Ok(())
 }
 
@@ -88,6 +91,9 @@ impl Conv2d {
 }
 
 impl Module for Conv2d {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Conv2d"
     }
@@ -135,6 +141,9 @@ impl ConvTranspose2d {
 }
 
 impl Module for ConvTranspose2d {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "ConvTranspose2d"
     }
@@ -164,6 +173,7 @@ impl Linear {
                 format!("{in_features} → {out_features} features: both must be positive"),
             ));
         }
+        crate::tensor::size::check_shape("Linear", &[out_features, in_features])?;
         let weight = default_weight(&[out_features, in_features], rng);
         let bias = Some(default_bias(out_features, in_features, rng));
         Ok(Linear { weight, bias })
@@ -177,6 +187,9 @@ impl Linear {
 }
 
 impl Module for Linear {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Linear"
     }
@@ -208,6 +221,9 @@ pub enum Activation {
 }
 
 impl Module for Activation {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         match self {
             Activation::ReLU => "ReLU",
@@ -266,6 +282,9 @@ impl Dropout {
 }
 
 impl Module for Dropout {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         if self.channelwise {
             "Dropout2d"
@@ -301,6 +320,9 @@ impl Default for Flatten {
 }
 
 impl Module for Flatten {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Flatten"
     }

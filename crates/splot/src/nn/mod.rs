@@ -7,6 +7,7 @@
 
 mod container;
 mod embedding;
+mod infer;
 mod layers;
 mod norm_resample;
 mod pool_norm;
@@ -15,6 +16,7 @@ mod summary;
 
 pub use container::{Concat, Residual, Sequential};
 pub use embedding::Embedding;
+pub use infer::{concat_channels, infer_chain, product as infer_product, residual_sum, Inferred};
 pub use layers::{Activation, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear};
 pub use norm_resample::{GroupNorm, InstanceNorm2d, LayerNorm, Upsample};
 pub use pool_norm::{BatchNorm, LocalResponseNorm, Pool};
@@ -107,6 +109,25 @@ pub trait Module: Send + Sync {
     /// How the module combines its children (for diagrams); a chain unless said otherwise.
     fn topology(&self) -> Topology {
         Topology::Chain
+    }
+
+    /// The output shape for an input of shape `input`, and the multiply-accumulates the
+    /// forward pass would compute (see [`crate::ops::cost`]), found from the shapes alone:
+    /// nothing of the input's size is allocated, so `splot summary` describes inputs far
+    /// larger than memory. Errors are those `forward` would return for such an input.
+    ///
+    /// The zoo's layers have shape rules; by default a layer runs `forward` in evaluation
+    /// mode on a zero input of that shape, after checking that it fits in memory
+    /// ([`crate::tensor::size`]).
+    fn infer(&self, input: &[usize]) -> Result<Inferred> {
+        let x = Tensor::try_full(self.kind(), input, 0.0)?;
+        let (out, multiply_adds) = crate::ops::cost::count_multiply_adds(|| {
+            crate::no_grad(|| self.forward(&x, Mode::Eval))
+        });
+        Ok(Inferred {
+            shape: out?.shape().to_vec(),
+            multiply_adds,
+        })
     }
 
     /// Restarts the module's own random stream (dropout masks) from `seed`; modules without

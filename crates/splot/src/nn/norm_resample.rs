@@ -51,6 +51,7 @@ impl LayerNorm {
                 format!("normalized_shape {normalized_shape:?} must be non-empty and positive"),
             ));
         }
+        crate::tensor::size::check_shape("LayerNorm", normalized_shape)?;
         Ok(LayerNorm {
             weight: Some(Tensor::ones(normalized_shape).with_grad()),
             bias: Some(Tensor::zeros(normalized_shape).with_grad()),
@@ -80,6 +81,9 @@ impl LayerNorm {
 }
 
 impl Module for LayerNorm {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "LayerNorm"
     }
@@ -124,6 +128,7 @@ impl GroupNorm {
                 format!("{groups} groups must divide the {channels} channels (both positive)"),
             ));
         }
+        crate::tensor::size::check_shape("GroupNorm", &[channels])?;
         Ok(GroupNorm {
             groups,
             channels,
@@ -148,6 +153,9 @@ impl GroupNorm {
 }
 
 impl Module for GroupNorm {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "GroupNorm"
     }
@@ -212,6 +220,7 @@ impl InstanceNorm2d {
                 "needs at least one channel",
             ));
         }
+        crate::tensor::size::check_shape("InstanceNorm2d", &[channels])?;
         Ok(InstanceNorm2d {
             channels,
             weight: None,
@@ -251,6 +260,9 @@ impl InstanceNorm2d {
 }
 
 impl Module for InstanceNorm2d {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "InstanceNorm2d"
     }
@@ -299,6 +311,9 @@ impl Module for InstanceNorm2d {
 pub struct Upsample(pub InterpolateConfig);
 
 impl Module for Upsample {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "Upsample"
     }

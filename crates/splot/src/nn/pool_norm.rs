@@ -23,6 +23,9 @@ pub enum Pool {
 }
 
 impl Module for Pool {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         match self {
             Pool::Max(_) => "MaxPool2d",
@@ -73,6 +76,7 @@ impl BatchNorm {
                 "needs at least one channel",
             ));
         }
+        crate::tensor::size::check_shape("BatchNorm", &[channels])?;
         Ok(BatchNorm {
             weight: Some(Tensor::ones(&[channels]).with_grad()),
             bias: Some(Tensor::zeros(&[channels]).with_grad()),
@@ -110,6 +114,9 @@ impl BatchNorm {
 }
 
 impl Module for BatchNorm {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         if self.two_d {
             "BatchNorm2d"
@@ -178,6 +185,9 @@ impl Module for BatchNorm {
 pub struct LocalResponseNorm(pub LrnConfig);
 
 impl Module for LocalResponseNorm {
+    fn infer(&self, input: &[usize]) -> Result<super::Inferred> {
+        self.infer_shape(input)
+    }
     fn kind(&self) -> &'static str {
         "LocalResponseNorm"
     }

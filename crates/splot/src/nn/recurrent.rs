@@ -166,6 +166,9 @@ fn check_sizes(layer: &'static str, input: usize, hidden: usize) -> Result<()> {
             format!("input size {input} and hidden size {hidden} must both be positive"),
         ));
     }
+    // the widths are the user's: the weights `[4h, in]` and `[4h, h]` must fit in memory
+    let gates = crate::tensor::size::mul(layer, "4 × hidden size", 4, hidden)?;
+    crate::tensor::size::check_shape(layer, &[gates, input.max(hidden)])?;
     Ok(())
 }
 
@@ -208,6 +211,7 @@ impl LSTM {
             } else {
                 cfg.hidden_size * dirs
             };
+            check_sizes("LSTM", input, cfg.hidden_size)?;
             for _ in 0..dirs {
                 params.push(LstmParams::new(input, cfg.hidden_size, cfg.bias, rng));
             }

@@ -2,10 +2,8 @@
 //! Keras' `model.summary()`): each top-level layer's name, kind, output shape, parameters and
 //! multiply-accumulates (see [`crate::ops::cost`]).
 
-use super::{num_parameters, Mode, Module, Sequential};
+use super::{num_parameters, Module, Sequential};
 use crate::error::Result;
-use crate::ops::cost::count_multiply_adds;
-use crate::tensor::Tensor;
 
 /// One line of a summary.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,23 +20,33 @@ pub struct SummaryRow {
     pub multiply_adds: u64,
 }
 
-/// Runs a zero input of shape `[1, c, h, w]` through `net` without recording gradients and
-/// reports each layer; errors name the layer that cannot take its input.
+/// Infers each layer's output shape for one input `[1, c, h, w]` ([`Module::infer`]: from
+/// the shapes alone, so an input far larger than memory is described too) and reports
+/// each layer; errors name the layer that cannot take its input. An input whose number of
+/// values overflows is an [`Error::TooLarge`](crate::Error::TooLarge).
 pub fn summary(net: &Sequential, input: &[usize]) -> Result<Vec<SummaryRow>> {
     let mut shape = vec![1];
     shape.extend_from_slice(input);
-    let mut h = Tensor::zeros(&shape);
+    if crate::tensor::size::checked_numel(&shape).is_none() {
+        return Err(crate::Error::TooLarge {
+            op: "summary",
+            bytes: crate::tensor::size::shape_bytes(&shape),
+            shape,
+            limit: crate::tensor::size::max_tensor_bytes(),
+        });
+    }
     let mut rows = Vec::new();
     for (name, layer) in net.children() {
-        let (out, multiply_adds) =
-            count_multiply_adds(|| crate::no_grad(|| layer.forward(&h, Mode::Eval)));
-        h = out.map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+        let out = layer
+            .infer(&shape)
+            .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+        shape = out.shape;
         rows.push(SummaryRow {
             name,
             kind: layer.kind(),
-            output_shape: h.shape().to_vec(),
+            output_shape: shape.clone(),
             parameters: num_parameters(layer),
-            multiply_adds,
+            multiply_adds: out.multiply_adds,
         });
     }
     Ok(rows)

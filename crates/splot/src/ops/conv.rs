@@ -27,8 +27,10 @@ pub fn conv_output_size(
     s: usize,
     d: usize,
 ) -> Option<usize> {
-    let span = d * (f.max(1) - 1) + 1;
-    (n + p_before + p_after)
+    // checked: the sizes may be a user's (`None` rather than a wrapped-around size)
+    let span = d.checked_mul(f.max(1) - 1)?.checked_add(1)?;
+    n.checked_add(p_before)?
+        .checked_add(p_after)?
         .checked_sub(span)
         .map(|v| v / s.max(1) + 1)
 }
@@ -44,8 +46,46 @@ pub fn conv_transpose_output_size(
     d: usize,
     output_padding: usize,
 ) -> Option<usize> {
-    let full = (n.max(1) - 1) * s + d * (f.max(1) - 1) + output_padding + 1;
-    full.checked_sub(p_before + p_after).filter(|&o| o > 0)
+    let full = (n.max(1) - 1)
+        .checked_mul(s)?
+        .checked_add(d.checked_mul(f.max(1) - 1)?)?
+        .checked_add(output_padding)?
+        .checked_add(1)?;
+    full.checked_sub(p_before.checked_add(p_after)?)
+        .filter(|&o| o > 0)
+}
+
+/// Errors naming `op` if a kernel of `k` taps dilated by `d` on an axis padded to
+/// `padded` overflows the sizes (so that `None` from the size formulas means "does not
+/// fit", never "overflowed").
+fn check_span(op: &'static str, k: [usize; 2], d: [usize; 2], x: &[usize]) -> Result<()> {
+    let fits = (0..2).all(|a| {
+        d[a].checked_mul(k[a].max(1) - 1)
+            .and_then(|v| v.checked_add(1))
+            .is_some()
+    });
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::config(
+            op,
+            format!("kernel {k:?} with dilation {d:?} overflows the sizes (input {x:?})"),
+        ))
+    }
+}
+
+/// The output shape `[n, oc, oh, ow]` of `op`, after checking its element count fits
+/// (a shape can be inferred far beyond memory, but not beyond `usize`).
+fn output_fits(op: &'static str, shape: [usize; 4]) -> Result<()> {
+    match crate::tensor::size::checked_numel(&shape) {
+        Some(_) => Ok(()),
+        None => Err(Error::TooLarge {
+            op,
+            shape: shape.to_vec(),
+            bytes: crate::tensor::size::shape_bytes(&shape),
+            limit: crate::tensor::size::max_tensor_bytes(),
+        }),
+    }
 }
 
 /// Settings of a convolution (the kernel size comes from the weight).
@@ -227,7 +267,11 @@ fn check_common(
         ));
     }
     if let Some(b) = bias {
-        let out_channels = if op == "conv2d" { w[0] } else { w[1] * groups };
+        let out_channels = if op == "conv2d" {
+            w[0]
+        } else {
+            w[1].saturating_mul(groups)
+        };
         if b != [out_channels] {
             return Err(Error::shape(
                 op,
@@ -268,18 +312,20 @@ pub fn conv2d_geometry(
             ),
         ));
     }
-    if w[1] * groups != x[1] {
+    if w[1].saturating_mul(groups) != x[1] {
         return Err(Error::shape(
             OP,
             format!(
                 "weight {w:?} with groups {groups} expects {} input channels, but input {x:?} has {}",
-                w[1] * groups,
+                w[1].saturating_mul(groups),
                 x[1]
             ),
         ));
     }
     let p = cfg.padding;
     p.check(OP, cfg.padding_mode, x[2], x[3], x)?;
+    p.padded_size(OP, x[2], x[3])?;
+    check_span(OP, [w[2], w[3]], cfg.dilation, x)?;
     let oh = conv_output_size(x[2], w[2], p.top, p.bottom, cfg.stride[0], cfg.dilation[0]);
     let ow = conv_output_size(x[3], w[3], p.left, p.right, cfg.stride[1], cfg.dilation[1]);
     let (Some(oh), Some(ow)) = (oh, ow) else {
@@ -291,6 +337,7 @@ pub fn conv2d_geometry(
             ),
         ));
     };
+    output_fits(OP, [x[0], w[0], oh, ow])?;
     Ok(ConvGeometry {
         n: x[0],
         c: x[1],
@@ -349,6 +396,7 @@ pub fn conv_transpose2d_geometry(
         }
     }
     let p = cfg.padding;
+    check_span(OP, [w[2], w[3]], cfg.dilation, x)?;
     let oh = conv_transpose_output_size(
         x[2],
         w[2],
@@ -370,12 +418,13 @@ pub fn conv_transpose2d_geometry(
     let (Some(oh), Some(ow)) = (oh, ow) else {
         return Err(Error::shape(
             OP,
-            format!("empty output: padding {p} removes the whole output of input {x:?} with weight {w:?}"),
+            format!("empty output (or sizes that overflow): padding {p} removes the whole output of input {x:?} with weight {w:?}"),
         ));
     };
+    output_fits(OP, [x[0], w[1].saturating_mul(groups), oh, ow])?;
     Ok(ConvGeometry {
         n: x[0],
-        c: w[1] * groups,
+        c: w[1].saturating_mul(groups),
         h: oh,
         w: ow,
         oc: x[1],
@@ -423,8 +472,9 @@ impl Tensor {
         cfg: &Conv2dConfig,
     ) -> Result<Tensor> {
         let geom = conv2d_geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), cfg)?;
+        let shape = vec![geom.n, geom.oc, geom.oh, geom.ow];
+        let mut y = crate::tensor::size::filled("conv2d", &shape, 0.0)?;
         super::cost::add_multiply_adds(geom.n * geom.oc * geom.oh * geom.ow * geom.ckk());
-        let mut y = vec![0.0f32; geom.n * geom.oc * geom.oh * geom.ow];
         {
             let b = bias.map(|b| b.data());
             conv_forward(
@@ -435,7 +485,6 @@ impl Tensor {
                 &mut y,
             );
         }
-        let shape = vec![geom.n, geom.oc, geom.oh, geom.ow];
         let (x, w) = (self.clone(), weight.clone());
         let mut parents = vec![self, weight];
         parents.extend(bias);
@@ -480,9 +529,10 @@ impl Tensor {
         // `geom` describes the convolution y → x that this op is the adjoint of.
         let geom =
             conv_transpose2d_geometry(self.shape(), weight.shape(), bias.map(|b| b.shape()), cfg)?;
-        super::cost::add_multiply_adds(geom.n * geom.oc * geom.oh * geom.ow * geom.ckk());
         let (oc, ohw) = (geom.c, geom.h * geom.w);
-        let mut y = vec![0.0f32; geom.n * oc * ohw];
+        let mut y =
+            crate::tensor::size::filled("conv_transpose2d", &[geom.n, oc, geom.h, geom.w], 0.0)?;
+        super::cost::add_multiply_adds(geom.n * geom.oc * geom.oh * geom.ow * geom.ckk());
         conv_backward_input(&geom, &self.data(), &weight.data(), &mut y);
         if let Some(b) = bias {
             let b = b.data();

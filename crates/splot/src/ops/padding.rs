@@ -181,6 +181,19 @@ impl Padding2d {
         }
     }
 
+    /// The padded size `(h + top + bottom, w + left + right)`, or an error naming `op` if
+    /// it overflows.
+    pub fn padded_size(&self, op: &'static str, h: usize, w: usize) -> Result<(usize, usize)> {
+        let sum = |n: usize, a: usize, b: usize| n.checked_add(a)?.checked_add(b);
+        match (sum(h, self.top, self.bottom), sum(w, self.left, self.right)) {
+            (Some(ph), Some(pw)) => Ok((ph, pw)),
+            _ => Err(Error::config(
+                op,
+                format!("padding {self} of a {h}×{w} image overflows the sizes"),
+            )),
+        }
+    }
+
     /// Checks that `mode` can pad an `h × w` image this much; the error names `op`, the
     /// mode, the side and the input shape.
     pub fn check(
@@ -236,10 +249,12 @@ impl Tensor {
             ));
         }
         padding.check("pad2d", mode, h, w, &shape)?;
-        let (ph, pw) = (
-            h + padding.top + padding.bottom,
-            w + padding.left + padding.right,
-        );
+        let (ph, pw) = padding.padded_size("pad2d", h, w)?;
+        let mut out_shape = shape.clone();
+        out_shape[shape.len() - 2] = ph;
+        out_shape[shape.len() - 1] = pw;
+        // the size is the user's: check it before allocating anything of that size
+        crate::tensor::size::check_shape("pad2d", &out_shape)?;
         let rows: Vec<Option<usize>> = (0..ph)
             .map(|y| mode.source_index(y as isize - padding.top as isize, h))
             .collect();
@@ -262,9 +277,6 @@ impl Tensor {
                 }
             }
         }
-        let mut out_shape = shape.clone();
-        out_shape[shape.len() - 2] = ph;
-        out_shape[shape.len() - 1] = pw;
         Ok(Tensor::from_op(
             "pad2d",
             out_shape,

@@ -311,6 +311,8 @@ fn adaptive_plan(op: &'static str, x: &[usize], out: [usize; 2]) -> Result<Plan>
             format!("output size {out:?} must be positive (input {x:?})"),
         ));
     }
+    // the output size is the user's: check it before planning that many bins
+    crate::tensor::size::check_shape(op, &[x[0], x[1], out[0], out[1]])?;
     let bins = |n: usize, o: usize| -> Vec<Window> {
         (0..o)
             .map(|i| {

@@ -472,6 +472,7 @@ impl Tensor {
             OutputSize::Scale(s) if !cfg.recompute_scale_factor => Some(s[k]),
             _ => None,
         };
+        crate::tensor::size::check_shape("interpolate", &out)?;
         let th = axis_taps(h, out[2], scale(0), cfg.mode);
         let tw = axis_taps(w, out[3], scale(1), cfg.mode);
         let y = interpolate_planes(&self.data(), h, w, &th, &tw);

@@ -2,5 +2,7 @@
 //! the loss of a batch and its evaluation ([`crate::train::Task`]), and lives in one place.
 //!
 //! - [`classify`]: one class per image (ImageFolder, CSV, IDX), cross-entropy, accuracy.
+//! - [`caption`]: sentences per image (COCO captions), an LSTM over CNN features, BLEU and CIDEr-D.
 
+pub mod caption;
 pub mod classify;

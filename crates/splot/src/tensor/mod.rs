@@ -5,6 +5,7 @@
 //! Operations are methods defined next to their backward rules in [`crate::ops`].
 
 mod init;
+pub mod size;
 
 pub use init::{fans, Rng};
 
@@ -81,6 +82,17 @@ impl Tensor {
     /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Tensor {
         Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor filled with `value` that `op` allocates from a size a user chose: the size
+    /// is checked first ([`size::check_shape`]), so a shape too large for the machine is an
+    /// [`Error::TooLarge`] naming `op`, never an abort.
+    pub fn try_full(op: &'static str, shape: &[usize], value: f32) -> Result<Tensor> {
+        Ok(Tensor::build(
+            shape.to_vec(),
+            size::filled(op, shape, value)?,
+            None,
+        ))
     }
 
     /// A tensor of ones.

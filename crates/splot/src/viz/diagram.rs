@@ -6,8 +6,7 @@
 //! ([`Topology::Branches`], Inception) shows its branches side by side inside its box.
 
 use crate::error::Result;
-use crate::nn::{group_thousands, num_parameters, Mode, Module, Sequential, Topology};
-use crate::tensor::Tensor;
+use crate::nn::{group_thousands, num_parameters, Module, Sequential, Topology};
 use std::fmt::Write;
 
 /// Width of a layer box.
@@ -177,8 +176,8 @@ struct DiagramRow<'a> {
 fn diagram_rows<'a>(net: &'a Sequential, input: &[usize]) -> Result<Vec<DiagramRow<'a>>> {
     let mut shape = vec![1];
     shape.extend_from_slice(input);
-    let _no_grad = crate::NoGradGuard::new();
-    let mut x = Tensor::zeros(&shape);
+    // shapes only (Module::infer): no tensor of the input's size is allocated
+    let mut x = shape;
     let mut rows = Vec::new();
     let opens = |m: &dyn Module| {
         m.kind() == "Sequential"
@@ -191,23 +190,25 @@ fn diagram_rows<'a>(net: &'a Sequential, input: &[usize]) -> Result<Vec<DiagramR
             for (child_name, child) in layer.children() {
                 let full = format!("{name}.{child_name}");
                 x = child
-                    .forward(&x, Mode::Eval)
-                    .map_err(|e| e.in_layer(format!("{full} ({})", child.kind())))?;
+                    .infer(&x)
+                    .map_err(|e| e.in_layer(format!("{full} ({})", child.kind())))?
+                    .shape;
                 rows.push(DiagramRow {
                     name: full,
                     layer: child,
-                    output_shape: x.shape().to_vec(),
+                    output_shape: x.clone(),
                     parameters: num_parameters(child),
                 });
             }
         } else {
             x = layer
-                .forward(&x, Mode::Eval)
-                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+                .infer(&x)
+                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?
+                .shape;
             rows.push(DiagramRow {
                 name,
                 layer,
-                output_shape: x.shape().to_vec(),
+                output_shape: x.clone(),
                 parameters: num_parameters(layer),
             });
         }

@@ -22,6 +22,8 @@ pub const TITLE: u32 = 34;
 pub const MARGIN: u32 = 16;
 /// Panels per row of the picture.
 pub const PANELS_PER_ROW: usize = 3;
+/// The longest side, in pixels, of a picture [`padding_picture`] draws.
+pub const MAX_PICTURE_SIDE: u64 = 16_000;
 /// The colour of the frame around the original image.
 pub const FRAME_COLOUR: RGBColor = RGBColor(220, 30, 30);
 
@@ -45,6 +47,40 @@ pub fn cell_origin(
         MARGIN + px * pw + col as u32 * CELL,
         MARGIN + py * ph + TITLE + row as u32 * CELL,
     )
+}
+
+/// Parses the text of `splot pad --input`, `"1 2; 3 4"` (rows separated by `;`, values
+/// by spaces or commas), into a `[1, 1, rows, cols]` tensor; errors name what is wrong.
+pub fn parse_image(text: &str) -> Result<Tensor> {
+    let err = |msg: String| Error::Parse {
+        what: "--input",
+        msg,
+    };
+    let rows: Vec<Vec<f32>> = text
+        .split(';')
+        .map(|row| {
+            row.split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<f32>()
+                        .map_err(|_| err(format!("'{v}' is not a number")))
+                })
+                .collect::<Result<Vec<f32>>>()
+        })
+        .collect::<Result<_>>()?;
+    let cols = rows.first().map_or(0, Vec::len);
+    if cols == 0 {
+        return Err(err(format!("'{text}' holds no values")));
+    }
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
+        return Err(err(format!(
+            "row {} has {} values but row 1 has {cols}",
+            i + 1,
+            r.len()
+        )));
+    }
+    let h = rows.len();
+    Tensor::from_vec(rows.into_iter().flatten().collect(), &[1, 1, h, cols])
 }
 
 fn format_value(v: f32) -> String {
@@ -73,15 +109,31 @@ pub fn padding_picture(
         ));
     }
     let (h, w) = (image.dim(image.ndim() - 2), image.dim(image.ndim() - 1));
+    let (rows, cols) = padding.padded_size("padding_picture", h, w)?;
+    let n = modes.len();
+    let (pr, pc) = (n.div_ceil(PANELS_PER_ROW), n.min(PANELS_PER_ROW));
+    // in u64: the sizes are the user's, checked before anything of that size exists
+    let side = |panels: usize, cells: usize, title: u32| -> u64 {
+        let panel = (cells as u64)
+            .saturating_mul(CELL as u64)
+            .saturating_add((title + MARGIN) as u64);
+        (MARGIN as u64).saturating_add((panels as u64).saturating_mul(panel))
+    };
+    let (width, height) = (side(pc, cols, 0), side(pr, rows, TITLE));
+    if width > MAX_PICTURE_SIDE || height > MAX_PICTURE_SIDE {
+        return Err(Error::config(
+            "padding_picture",
+            format!(
+                "{rows}×{cols} tables make a picture of {width}×{height} pixels, more than the {MAX_PICTURE_SIDE} a side that can be drawn"
+            ),
+        ));
+    }
+    let size = (width as u32, height as u32);
     let plane = Tensor::from_vec(image.data()[..h * w].to_vec(), &[1, 1, h, w])?;
     let tables = modes
         .iter()
         .map(|&m| Ok((m, plane.pad2d(padding, m)?.to_vec())))
         .collect::<Result<Vec<_>>>()?;
-    let (rows, cols) = (
-        h + padding.top + padding.bottom,
-        w + padding.left + padding.right,
-    );
     let all = tables.iter().flat_map(|(_, t)| t.iter().copied());
     let (lo, hi) = all.fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
@@ -93,18 +145,6 @@ pub fn padding_picture(
             128
         }
     };
-    let n = tables.len();
-    let (pr, pc) = (n.div_ceil(PANELS_PER_ROW), n.min(PANELS_PER_ROW));
-    let size = (
-        MARGIN + pc as u32 * (cols as u32 * CELL + MARGIN),
-        MARGIN + pr as u32 * (rows as u32 * CELL + TITLE + MARGIN),
-    );
-    if size.0 > 16_000 || size.1 > 16_000 {
-        return Err(Error::config(
-            "padding_picture",
-            format!("{rows}×{cols} tables make a picture too large to draw"),
-        ));
-    }
     draw_bitmap("padding picture", size, |root| {
         root.fill(&WHITE).map_err(text_error)?;
         let centre = Pos::new(HPos::Center, VPos::Center);
