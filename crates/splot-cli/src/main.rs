@@ -133,7 +133,10 @@ fn start_ranks(cli: &Cli) -> splot::Result<()> {
     if !(cli.dist_timeout.is_finite() && cli.dist_timeout > 0.0) {
         return Err(splot::Error::config(
             "--dist-timeout",
-            format!("must be a positive number of seconds, got {}", cli.dist_timeout),
+            format!(
+                "must be a positive number of seconds, got {}",
+                cli.dist_timeout
+            ),
         ));
     }
     let options = splot::dist::Options {

@@ -191,19 +191,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             std::process::exit(130);
         }
     });
-    eprintln!(
-        "training {} on {} images of {} ({} classes) for {} epochs ({} threads) into {}",
-        config.model,
-        config
-            .limit_train
-            .unwrap_or(data.train.len())
-            .min(data.train.len()),
-        data.description,
-        task.classes(),
-        config.epochs,
-        rayon_threads(),
-        dir.display()
-    );
+    // one rank speaks for a distributed run
+    let root = splot::dist::is_root();
+    if root {
+        eprintln!(
+            "training {} on {} images of {} ({} classes) for {} epochs ({} threads) into {}",
+            config.model,
+            config
+                .limit_train
+                .unwrap_or(data.train.len())
+                .min(data.train.len()),
+            data.description,
+            task.classes(),
+            config.epochs,
+            rayon_threads(),
+            dir.display()
+        );
+    }
     let bar_style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
         .expect("valid template")
         .progress_chars("=> ");
@@ -278,6 +282,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         b.abandon();
     }
     match outcome? {
+        _ if !root => {}
         Outcome::Finished { best, .. } => {
             println!(
                 "done: best test accuracy {:.2} %; checkpoints in {}",

@@ -117,10 +117,15 @@ pub fn abort_if_distributed(code: i32) {
 /// The number of processes an MPI launcher (`mpirun`, `srun`) started this one among, from
 /// the environment it sets; `None` when it was started alone.
 pub fn launched_ranks() -> Option<usize> {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok()?.parse::<usize>().ok())
-        .filter(|&n| n > 1)
+    [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_SIZE",
+        "PMIX_SIZE",
+        "MPI_LOCALNRANKS",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse::<usize>().ok())
+    .filter(|&n| n > 1)
 }
 
 /// Checks that every rank runs the same configuration (`fingerprint`: the config and the
@@ -164,11 +169,18 @@ pub fn average_gradients(
     let n = group.size() as f32;
     // Which parameters have a gradient somewhere, with the scalars in one reduction.
     let mut small: Vec<f64> = scalars.to_vec();
-    small.extend(params.iter().map(|p| grads.get(&p.tensor).is_some() as u8 as f64));
+    small.extend(
+        params
+            .iter()
+            .map(|p| grads.get(&p.tensor).is_some() as u8 as f64),
+    );
     group.all_reduce_sum_f64("the step's loss", &mut small)?;
     scalars.copy_from_slice(&small[..scalars.len()]);
     let present = &small[scalars.len()..];
-    let order: Vec<usize> = (0..params.len()).rev().filter(|&i| present[i] > 0.0).collect();
+    let order: Vec<usize> = (0..params.len())
+        .rev()
+        .filter(|&i| present[i] > 0.0)
+        .collect();
     let cap = BUCKET_BYTES / std::mem::size_of::<f32>();
     let mut start = 0;
     while start < order.len() {

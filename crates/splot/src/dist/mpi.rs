@@ -4,8 +4,9 @@
 //! Every collective is started non-blocking and polled until it completes or
 //! [`super::Options::timeout`] passes; then the rank says which reduction it was waiting in
 //! and ends the job (`MPI_Abort`), since a rank that died or hangs would otherwise stop the
-//! others for ever. MPI is called from the thread that initialised it only (the training
-//! loop's); a call from another thread is an error.
+//! others for ever. MPI runs at `MPI_THREAD_SERIALIZED`: any thread may call it (the
+//! training loop runs on a worker of the thread pool), one at a time, which a lock around
+//! every collective guarantees.
 
 use super::{Group, Options};
 use crate::error::{Error, Result};
@@ -17,20 +18,21 @@ use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-/// MPI's world communicator, with the thread allowed to use it and the collectives' timeout.
+/// MPI's world communicator, the lock that serialises calls to it, and the collectives'
+/// timeout.
 pub struct MpiGroup {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
-    thread: ThreadId,
+    calls: Mutex<()>,
     timeout: Duration,
 }
 
-// SAFETY: MPI is initialised with `Threading::Funneled`: any thread may hold the
-// communicator, but only the one that initialised MPI may call it, which every method
-// checks (`self.on_main_thread()`) before touching `world`.
+// SAFETY: MPI is initialised at `MPI_THREAD_SERIALIZED` (checked in `init`): any thread
+// may call it provided no two do at once, and every method that touches `world` holds
+// `calls` while it does.
 unsafe impl Send for MpiGroup {}
-// SAFETY: as for `Send`: calls from other threads are refused before any MPI call.
+// SAFETY: as for `Send`: shared references only reach MPI through the `calls` lock.
 unsafe impl Sync for MpiGroup {}
 
 /// The MPI environment; dropped (`MPI_Finalize`) by [`finalize`].
@@ -43,15 +45,25 @@ static UNIVERSE: Mutex<Option<(Environment, ThreadId)>> = Mutex::new(None);
 /// Initialises MPI and installs its world as this process's ranks (see
 /// [`super::install`]); returns them. An error when MPI cannot start.
 pub fn init(options: Options) -> Result<Arc<MpiGroup>> {
-    let (universe, _) = mpi::initialize_with_threading(Threading::Funneled).ok_or_else(|| {
-        Error::config("distributed", "MPI could not be initialised (already started?)")
-    })?;
+    let (universe, level) =
+        mpi::initialize_with_threading(Threading::Serialized).ok_or_else(|| {
+            Error::config(
+                "distributed",
+                "MPI could not be initialised (already started?)",
+            )
+        })?;
+    if level < Threading::Serialized {
+        return Err(Error::config(
+            "distributed",
+            format!("this MPI gives thread support {level:?}; splot needs Serialized"),
+        ));
+    }
     let world = universe.world();
     let group = Arc::new(MpiGroup {
         rank: world.rank() as usize,
         size: world.size() as usize,
         world,
-        thread: std::thread::current().id(),
+        calls: Mutex::new(()),
         timeout: options.timeout,
     });
     *UNIVERSE.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -73,15 +85,9 @@ pub fn finalize() {
 }
 
 impl MpiGroup {
-    fn on_main_thread(&self, what: &str) -> Result<()> {
-        if std::thread::current().id() == self.thread {
-            Ok(())
-        } else {
-            Err(Error::config(
-                "distributed",
-                format!("{what} was called from another thread than the one that started MPI"),
-            ))
-        }
+    /// Holds the lock that serialises MPI calls.
+    fn serialise(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Polls `request` until it completes; past the timeout, reports and ends the job.
@@ -129,7 +135,7 @@ impl Group for MpiGroup {
     }
 
     fn all_reduce_sum(&self, what: &str, data: &mut [f32]) -> Result<()> {
-        self.on_main_thread(what)?;
+        let _one_at_a_time = self.serialise();
         let send = data.to_vec();
         mpi::request::scope(|scope| {
             let r = self.world.immediate_all_reduce_into(
@@ -144,7 +150,7 @@ impl Group for MpiGroup {
     }
 
     fn all_reduce_sum_f64(&self, what: &str, data: &mut [f64]) -> Result<()> {
-        self.on_main_thread(what)?;
+        let _one_at_a_time = self.serialise();
         let send = data.to_vec();
         mpi::request::scope(|scope| {
             let r = self.world.immediate_all_reduce_into(
@@ -159,7 +165,7 @@ impl Group for MpiGroup {
     }
 
     fn all_gather(&self, what: &str, mine: &[u8]) -> Result<Vec<Vec<u8>>> {
-        self.on_main_thread(what)?;
+        let _one_at_a_time = self.serialise();
         let mut all = vec![0u8; mine.len() * self.size];
         mpi::request::scope(|scope| {
             let r = self
@@ -171,6 +177,8 @@ impl Group for MpiGroup {
     }
 
     fn abort(&self, code: i32) -> ! {
+        // MPI_Abort may come from any thread; it does not wait for the lock (a collective
+        // that hangs holds it)
         self.world.abort(code)
     }
 }

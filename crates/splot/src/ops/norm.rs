@@ -134,11 +134,7 @@ fn affine_planes(a: &[f32], b: &[f32], c: usize, inner: usize, coef: &[[f32; 4]]
 /// With synchronised batch norm on (a data-parallel run, [`crate::dist`]), the sums and the
 /// count are over every rank's batch; the count `m` and whether they were synchronised are
 /// returned beside the statistics.
-fn channel_mean_var(
-    x: &[f32],
-    c: usize,
-    inner: usize,
-) -> Result<(Vec<f64>, Vec<f64>, f64, bool)> {
+fn channel_mean_var(x: &[f32], c: usize, inner: usize) -> Result<(Vec<f64>, Vec<f64>, f64, bool)> {
     let [mut sum] = channel_sums(x, x, c, inner, |_, v, _| [v]);
     sum.push((x.len() / c) as f64);
     let synced = crate::dist::sync_batch_norm_stats("the batch-norm mean", &mut sum)?;
