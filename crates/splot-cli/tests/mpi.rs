@@ -184,3 +184,43 @@ fn a_killed_rank_ends_the_job() {
     // what the last epoch saved is whole: it reads back
     assert!(out.join("last.safetensors").exists());
 }
+
+#[test]
+fn ranks_with_different_configurations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("differ");
+    let args = |seed: &'static str| {
+        vec![
+            env!("CARGO_BIN_EXE_splot").to_string(),
+            "train".into(),
+            "--model".into(),
+            "lenet5-relu".into(),
+            "--epochs".into(),
+            "1".into(),
+            "--limit-train".into(),
+            "256".into(),
+            "--seed".into(),
+            seed.into(),
+            "--out".into(),
+            out.to_str().unwrap().to_string(),
+        ]
+    };
+    // MPMD: rank 0 and rank 1 with different seeds
+    let mut full: Vec<String> = ["--oversubscribe", "--bind-to", "none", "-n", "1"]
+        .map(String::from)
+        .to_vec();
+    full.extend(args("1"));
+    full.extend([":", "-n", "1"].map(String::from));
+    full.extend(args("2"));
+    let mut c = Command::new("mpirun");
+    c.args(&full)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let o = c.output().expect("run mpirun");
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("different configurations") && e.contains("rank(s) [1]"),
+        "{e}"
+    );
+}
