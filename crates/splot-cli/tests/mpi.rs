@@ -144,7 +144,7 @@ fn a_killed_rank_ends_the_job() {
         ],
     )
     .stdout(Stdio::null())
-    .stderr(Stdio::piped())
+    .stderr(Stdio::null())
     .spawn()
     .expect("run mpirun");
     // wait for the first epoch, then kill one rank (a child of mpirun)
@@ -156,18 +156,22 @@ fn a_killed_rank_ends_the_job() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let ranks = Command::new("pgrep")
-        .args(["-P", &child.id().to_string()])
-        .output()
-        .expect("pgrep");
-    let victim = String::from_utf8_lossy(&ranks.stdout)
-        .lines()
-        .last()
-        .expect("a rank")
-        .to_string();
+    // the ranks are mpirun's children: /proc/PID/stat's fourth field is the parent
+    let parent = child.id().to_string();
+    let victim = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let pid = e.ok()?.file_name().into_string().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            (after_name.split(' ').nth(1)? == parent).then_some(pid)
+        })
+        .max()
+        .expect("a rank");
     let killed_at = Instant::now();
-    Command::new("kill")
-        .args(["-KILL", &victim])
+    // the shell's kill builtin: no procps needed
+    Command::new("sh")
+        .args(["-c", &format!("kill -KILL {victim}")])
         .status()
         .unwrap();
     let status = loop {
