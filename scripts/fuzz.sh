@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target of fuzz/ for SECONDS (cargo-fuzz, nightly, AddressSanitizer, debug
-# assertions and overflow checks on), one job, niced, from the committed seeds plus the
+# assertions and overflow checks on), one process (libFuzzer's default, so that its
+# statistics come back on this terminal), niced, from the committed seeds plus the
 # corpus it grew before. Prints libFuzzer's final statistics (executions, coverage) and
 # keeps the log in fuzz/logs/TARGET.log; a crash leaves its input in fuzz/artifacts/TARGET/.
 #
@@ -25,7 +26,7 @@ trap 'rm -rf "$scratch"' EXIT
 export SPLOT_FUZZ_SCRATCH=$scratch SPLOT_NUM_THREADS=1
 set +e
 nice -n 19 cargo +nightly fuzz run -O -a -s address "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -jobs=1 -workers=1 -print_final_stats=1 -timeout=20 \
+    -max_total_time="$seconds" -print_final_stats=1 -timeout=20 \
     -rss_limit_mb=3072 -malloc_limit_mb=3072 2>&1 | tee "logs/$target.log" | grep -E "^#[0-9]+ +(INITED|DONE|REDUCE|NEW)|ERROR|panicked|stat::" | tail -n 25
 status=${PIPESTATUS[0]}
 set -e
