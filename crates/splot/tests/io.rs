@@ -429,3 +429,17 @@ fn unwritable_destination_is_an_error_naming_the_path() {
     );
     assert!(dir.entries().is_empty());
 }
+
+/// Found by fuzzing (`scripts/fuzz.sh image`): 676 bytes of JPEG claiming 3 399 × 35 152
+/// pixels took over 20 s to decode. The header's size is refused before decoding.
+#[test]
+fn a_decompression_bomb_is_refused_before_decoding() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/jpeg-bomb-3399x35152.jpg");
+    let err = splot::data::image::read_grey(&path).unwrap_err();
+    let msg = assert_format_error(err, &path);
+    assert!(
+        msg.contains("3399×35152") && msg.contains("89478485"),
+        "{msg}"
+    );
+}
