@@ -292,9 +292,10 @@ pub fn mnist_loader(
     build_loader(Arc::new(data), pipeline, batch_size, train)
 }
 
-/// THE one place a classification loader is built: `data` through `pipeline`, in batches
-/// of `batch_size`, shuffled with the run's seed when `train` is given.
-fn build_loader(
+/// THE one place a task's loader is built (classification and captioning): `data` through
+/// `pipeline`, in batches of `batch_size`, shuffled with the run's seed when `train` is
+/// given.
+pub(crate) fn build_loader(
     data: Arc<dyn Dataset>,
     pipeline: Pipeline,
     batch_size: usize,

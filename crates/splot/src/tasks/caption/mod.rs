@@ -21,7 +21,7 @@ pub use model::{Architecture, CaptionModel, ModelConfig};
 pub use text::{tokenize, Vocabulary};
 
 use crate::data::coco_captions;
-use crate::data::loader::{Loader, LoaderConfig};
+use crate::data::loader::Loader;
 use crate::data::transforms::{Normalize, Pipeline, Resize, ToChannels};
 use crate::data::{Batch, BatchTargets, Dataset, EntryTarget, FileDataset, Subset};
 use crate::error::{Error, Result};
@@ -451,17 +451,11 @@ pub fn loader(
         Some(n) if n < data.len() => Arc::new(Subset::new(data, (0..n).collect())?),
         _ => data,
     };
-    Loader::with_pipeline(
+    crate::tasks::classify::build_loader(
         data,
         pipeline(model.encoder.input_channels(), size)?,
-        LoaderConfig {
-            batch_size,
-            shuffle: train.is_some(),
-            seed: train.map_or(0, |c| c.seed),
-            drop_last: false,
-            skip_bad: train.is_some_and(|c| c.skip_bad),
-            ..Default::default()
-        },
+        batch_size,
+        train,
     )
 }
 
