@@ -2,7 +2,7 @@
 //! network (`--model NAME`) with safetensors weights (`--weights FILE`, torchvision names).
 
 use clap::Args;
-use splot::io::safetensors::load_module;
+use splot::io::safetensors::{load_module_with, LoadOptions};
 use splot::nn::Sequential;
 use splot::train::read_checkpoint;
 use splot::{Error, Result};
@@ -24,13 +24,26 @@ pub fn load(
         }
         (None, Some(model), Some(weights)) => {
             let (net, input) = splot::models::build(model, 0.0, 0)?;
-            load_module(weights, &net)?;
+            let (_, report) = load_module_with(weights, &net, &LoadOptions::default())?;
+            report_filled(weights, &report.filled);
             Ok((net, input, weights.to_path_buf()))
         }
         _ => Err(Error::Parse {
             what: command,
             msg: "give a checkpoint of `splot train`, or --model NAME --weights FILE".into(),
         }),
+    }
+}
+
+/// Says on stderr which batch norm counters a weights file lacked and were set to 0.
+pub fn report_filled(weights: &Path, filled: &[String]) {
+    if !filled.is_empty() {
+        eprintln!(
+            "{}: {} buffer(s) missing from the file set to 0, as PyTorch does: {}",
+            weights.display(),
+            filled.len(),
+            filled.join(", ")
+        );
     }
 }
 

@@ -288,6 +288,38 @@ fn predict_with_a_zoo_network_and_safetensors_weights() {
 }
 
 #[test]
+fn predict_with_torchvision_weights_that_lack_the_batch_counters() {
+    // scripts/fixtures_weights.py: torchvision's resnet18 without `num_batches_tracked`.
+    let weights = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../splot/tests/fixtures/weights/resnet18-no-nbt.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let pic = dir.path().join("p.png");
+    image::RgbImage::from_fn(80, 60, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 4) as u8, 90])
+    })
+    .save(&pic)
+    .unwrap();
+    let w = weights.to_str().unwrap();
+    let o = splot(&[
+        "predict",
+        "--model",
+        "resnet18",
+        "--weights",
+        w,
+        pic.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches(" %)").count(), 5, "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("20 buffer(s) missing from the file set to 0")
+            && e.contains("bn1.num_batches_tracked")
+            && e.contains("layer4.1.bn2.num_batches_tracked"),
+        "{e}"
+    );
+}
+
+#[test]
 fn filters_of_a_zoo_network_from_safetensors_weights() {
     let dir = tempfile::tempdir().unwrap();
     let (net, _) = splot::models::build("alexnet", 0.0, 5).unwrap();

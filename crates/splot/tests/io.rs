@@ -354,6 +354,182 @@ fn pytorch_style_batch_norm_file_loads_with_scalar_shapes_either_way() {
     }
 }
 
+/// A file whose names are `prefix` + those of `a`.
+fn save_with_prefix(path: &Path, a: &Sequential, prefix: &str) {
+    let renamed: Vec<(String, Tensor)> = io::state_dict(a)
+        .into_iter()
+        .map(|(n, t)| (format!("{prefix}{n}"), t))
+        .collect();
+    io::save(path, &renamed, &BTreeMap::new()).unwrap();
+}
+
+#[test]
+fn missing_batch_counters_are_filled_with_zero_as_pytorch_does() {
+    let dir = TempDir::new("nbt");
+    let path = dir.file("w.safetensors");
+    let a = net(1);
+    let without: Vec<(String, Tensor)> = io::state_dict(&a)
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
+        .collect();
+    io::save(&path, &without, &BTreeMap::new()).unwrap();
+    let b = net(2);
+    // the counter of `b` is not 0 before loading
+    b.forward(&Tensor::ones(&[2, 2, 4, 4]), Mode::Train)
+        .unwrap();
+    let (_, report) = io::load_module_with(&path, &b, &io::LoadOptions::default()).unwrap();
+    assert_eq!(report.filled, ["1.num_batches_tracked"]);
+    assert!(report.missing.is_empty() && report.unexpected.is_empty());
+    assert_eq!(report.loaded.len(), without.len());
+    let nbt = io::state_dict(&b)
+        .into_iter()
+        .find(|(n, _)| n == "1.num_batches_tracked")
+        .unwrap()
+        .1;
+    assert_eq!(nbt.item().unwrap(), 0.0);
+    let x = Tensor::randn(&[2, 2, 4, 4], 0.0, 1.0, &mut Rng::seed(9));
+    assert_eq!(
+        bits(&a.forward(&x, Mode::Eval).unwrap()),
+        bits(&b.forward(&x, Mode::Eval).unwrap())
+    );
+    // The plain `load_module` accepts the file too.
+    io::load_module(&path, &net(3)).unwrap();
+    // A parameter missing is still an error, and names only what is missing.
+    let no_bias: Vec<(String, Tensor)> = without
+        .iter()
+        .filter(|(n, _)| n != "1.bias")
+        .cloned()
+        .collect();
+    io::save(&path, &no_bias, &BTreeMap::new()).unwrap();
+    let msg = assert_format_error(io::load_module(&path, &net(3)).unwrap_err(), &path);
+    assert!(msg.contains("missing from the file: 1.bias;") || msg.ends_with("1.bias"));
+    assert!(!msg.contains("num_batches_tracked"), "{msg}");
+}
+
+#[test]
+fn non_strict_loading_loads_what_fits_and_reports_the_rest() {
+    let dir = TempDir::new("non-strict");
+    let path = dir.file("w.safetensors");
+    let mut rng = Rng::seed(3);
+    let source = Sequential::new()
+        .push(Linear::new(4, 3, &mut rng).unwrap())
+        .push(Linear::new(3, 2, &mut rng).unwrap());
+    io::save_module(&path, &source, &BTreeMap::new()).unwrap();
+    // A new head (index 2) the file lacks; the file's `1.*` has no place in the module.
+    let target = Sequential::new()
+        .push(Linear::new(4, 3, &mut rng).unwrap())
+        .push(Activation::ReLU)
+        .push(Linear::new(3, 5, &mut rng).unwrap());
+    let head_before = bits(&io::state_dict(&target)[2].1);
+    let strict = io::load_module(&path, &target).unwrap_err();
+    assert!(strict.to_string().contains("2.weight"), "{strict}");
+    let options = io::LoadOptions::default().non_strict();
+    let (_, report) = io::load_module_with(&path, &target, &options).unwrap();
+    assert_eq!(report.loaded, ["0.weight", "0.bias"]);
+    assert_eq!(report.missing, ["2.weight", "2.bias"]);
+    assert_eq!(report.unexpected, ["1.bias", "1.weight"]);
+    let sd = io::state_dict(&target);
+    assert_eq!(bits(&sd[0].1), bits(&io::state_dict(&source)[0].1));
+    assert_eq!(
+        bits(&sd[2].1),
+        head_before,
+        "a missing tensor is left as it was"
+    );
+    // A shape that differs is an error even when not strict, as in PyTorch.
+    let wrong = Sequential::new().push(Linear::new(4, 7, &mut rng).unwrap());
+    let before = bits(&io::state_dict(&wrong)[0].1);
+    let err = io::load_module_with(&path, &wrong, &options).unwrap_err();
+    let msg = assert_format_error(err, &path);
+    assert!(
+        msg.contains("0.weight is [3, 4] in the file but [7, 4]"),
+        "{msg}"
+    );
+    assert_eq!(bits(&io::state_dict(&wrong)[0].1), before);
+}
+
+#[test]
+fn prefixes_are_stripped_or_added() {
+    let dir = TempDir::new("prefix");
+    let path = dir.file("w.safetensors");
+    let x = Tensor::randn(&[2, 2, 4, 4], 0.0, 1.0, &mut Rng::seed(4));
+    let a = net(1);
+    let ya = bits(&a.forward(&x, Mode::Eval).unwrap());
+    // DataParallel's `module.`
+    save_with_prefix(&path, &a, "module.");
+    let b = net(2);
+    let err = io::load_module(&path, &b).unwrap_err();
+    assert!(err.to_string().contains("module.0.weight"), "{err}");
+    io::load_module_with(&path, &b, &io::LoadOptions::strip("module.")).unwrap();
+    assert_eq!(bits(&b.forward(&x, Mode::Eval).unwrap()), ya);
+    // A detector's backbone: strip `backbone.body.`, ignore the rest (not strict).
+    let mut with_head = io::state_dict(&a)
+        .into_iter()
+        .map(|(n, t)| (format!("backbone.body.{n}"), t))
+        .collect::<Vec<_>>();
+    with_head.push(("rpn.head.conv.weight".into(), Tensor::ones(&[2, 2])));
+    io::save(&path, &with_head, &BTreeMap::new()).unwrap();
+    let c = net(3);
+    let options = io::LoadOptions::strip("backbone.body.").non_strict();
+    let (_, report) = io::load_module_with(&path, &c, &options).unwrap();
+    assert_eq!(report.unexpected, ["rpn.head.conv.weight"]);
+    assert!(report.missing.is_empty());
+    assert_eq!(bits(&c.forward(&x, Mode::Eval).unwrap()), ya);
+    // Adding a prefix: the bare file into a network that holds `net` as its child `0`.
+    save_with_prefix(&path, &a, "");
+    let d = Sequential::new().push(net(4));
+    let options = io::LoadOptions {
+        add_prefix: Some("0.".into()),
+        ..Default::default()
+    };
+    io::load_module_with(&path, &d, &options).unwrap();
+    assert_eq!(bits(&d.forward(&x, Mode::Eval).unwrap()), ya);
+    // Two file names that become one are an error naming it.
+    let clash = vec![
+        ("module.0.bias".to_string(), Tensor::ones(&[2])),
+        ("0.bias".to_string(), Tensor::ones(&[2])),
+    ];
+    io::save(&path, &clash, &BTreeMap::new()).unwrap();
+    let err = io::load_module_with(&path, &d, &io::LoadOptions::strip("module.")).unwrap_err();
+    assert!(err.to_string().contains("given twice: 0.bias"), "{err}");
+}
+
+#[test]
+fn a_torchvision_resnet18_without_batch_counters_loads_and_computes_torchvisions_output() {
+    // From scripts/fixtures_weights.py: torchvision's resnet18 state_dict, saved by
+    // safetensors.torch as f16 without its 20 `num_batches_tracked` buffers.
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/weights");
+    let (net, _) = splot::models::build("resnet18", 0.0, 0).unwrap();
+    let weights = fixtures.join("resnet18-no-nbt.safetensors");
+    let (_, report) = io::load_module_with(&weights, &net, &Default::default()).unwrap();
+    assert_eq!(report.filled.len(), 20, "{:?}", report.filled);
+    assert!(report
+        .filled
+        .contains(&"layer4.1.bn2.num_batches_tracked".to_string()));
+    assert_eq!(report.loaded.len(), 102);
+    let (io_tensors, _) = io::load(&fixtures.join("resnet18-no-nbt-io.safetensors")).unwrap();
+    let get = |name: &str| {
+        io_tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let y = net.forward(&get("input"), Mode::Eval).unwrap();
+    let want = get("output");
+    assert_eq!(y.shape(), want.shape());
+    let scale = want.data().iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = y
+        .data()
+        .iter()
+        .zip(want.data().iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        worst <= 1e-4 * scale,
+        "max |Δ| {worst} against max |y| {scale}"
+    );
+}
+
 #[test]
 fn write_atomic_replaces_the_file_whole() {
     let dir = TempDir::new("atomic-ok");

@@ -25,5 +25,6 @@ pub mod safetensors;
 
 pub use self::atomic::write_atomic;
 pub use self::safetensors::{
-    load, load_module, save, save_module, state_dict, Metadata, NamedTensors,
+    load, load_module, load_module_with, save, save_module, state_dict, LoadOptions, LoadReport,
+    Metadata, NamedTensors,
 };

@@ -172,17 +172,91 @@ pub fn save_module(path: &Path, module: &dyn Module, metadata: &Metadata) -> Res
 }
 
 /// Loads a safetensors file into `module`'s parameters and buffers, in place, and returns
-/// the file's metadata.
+/// the file's metadata: PyTorch's `load_state_dict(strict=True)`.
 ///
 /// The whole file is checked against the module first: tensors the module has but the
 /// file lacks, tensors the file has but the module lacks, and tensors of a different
 /// shape are reported together in one [`Error::Format`] that lists every problem, and the
 /// module is then left untouched. Shapes `[]` and `[1]` (any two one-element shapes) count
-/// as equal, since PyTorch and other tools disagree on how to store a scalar.
+/// as equal, since PyTorch and other tools disagree on how to store a scalar. Batch norm's
+/// `num_batches_tracked` counters may be absent (older torchvision checkpoints and many
+/// converted files lack them): as in PyTorch they are then set to 0; see
+/// [`load_module_with`] for the list of what was filled, non-strict loading and prefixes.
 pub fn load_module(path: &Path, module: &dyn Module) -> Result<Metadata> {
+    load_module_with(path, module, &LoadOptions::default()).map(|(metadata, _)| metadata)
+}
+
+/// How [`load_module_with`] matches a file's names to a module's.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Load what fits and report the rest, as PyTorch's `load_state_dict(strict=False)`:
+    /// names missing from the file or not in the module are returned in the
+    /// [`LoadReport`] instead of being an error. A tensor whose shape differs is an error
+    /// either way (as in PyTorch).
+    pub non_strict: bool,
+    /// Removed from the start of every file name that has it (`module.` of DataParallel
+    /// checkpoints, `backbone.body.` of a detector's backbone); names without it are kept.
+    pub strip_prefix: Option<String>,
+    /// Put before every file name (after `strip_prefix` is removed).
+    pub add_prefix: Option<String>,
+}
+
+impl LoadOptions {
+    /// Strict loading (the default) with a prefix to strip.
+    pub fn strip(prefix: &str) -> Self {
+        LoadOptions {
+            strip_prefix: Some(prefix.to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// These options, not strict.
+    pub fn non_strict(self) -> Self {
+        LoadOptions {
+            non_strict: true,
+            ..self
+        }
+    }
+
+    /// A file's name as the module would name it.
+    fn rename(&self, name: &str) -> String {
+        let name = match &self.strip_prefix {
+            Some(p) => name.strip_prefix(p.as_str()).unwrap_or(name),
+            None => name,
+        };
+        match &self.add_prefix {
+            Some(p) => format!("{p}{name}"),
+            None => name.to_string(),
+        }
+    }
+}
+
+/// What [`load_module_with`] did: PyTorch's `missing_keys` and `unexpected_keys`, and more.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// The module's tensors that were copied from the file (module names).
+    pub loaded: Vec<String>,
+    /// The module's tensors the file lacks, left as they were (only when not strict).
+    pub missing: Vec<String>,
+    /// The file's tensors (renamed by the prefixes) the module lacks, ignored (only when
+    /// not strict).
+    pub unexpected: Vec<String>,
+    /// Batch norm counters (`num_batches_tracked`) the file lacks, set to 0 as PyTorch
+    /// does.
+    pub filled: Vec<String>,
+}
+
+/// Loads a safetensors file into `module` as [`load_module`] does, with `options`
+/// (non-strict loading, prefixes); returns the file's metadata and what was loaded,
+/// missing, unexpected and filled. On error the module is left untouched.
+pub fn load_module_with(
+    path: &Path,
+    module: &dyn Module,
+    options: &LoadOptions,
+) -> Result<(Metadata, LoadReport)> {
     let (loaded, metadata) = load(path)?;
-    copy_into_module(path, &loaded, module)?;
-    Ok(metadata)
+    let report = copy_into_module_with(path, &loaded, module, options)?;
+    Ok((metadata, report))
 }
 
 /// Copies named tensors (read from the file at `path`, which errors name) into `module`'s
@@ -193,14 +267,43 @@ pub fn copy_into_module(
     loaded: &[(String, Tensor)],
     module: &dyn Module,
 ) -> Result<()> {
+    copy_into_module_with(path, loaded, module, &LoadOptions::default()).map(|_| ())
+}
+
+/// [`copy_into_module`] with `options`, returning what was done.
+pub fn copy_into_module_with(
+    path: &Path,
+    loaded: &[(String, Tensor)],
+    module: &dyn Module,
+    options: &LoadOptions,
+) -> Result<LoadReport> {
     let targets = named_tensors(module);
-    check_fit(path, module.kind(), &targets, loaded)?;
-    let by_name: HashMap<&str, &Tensor> = loaded.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    for target in &targets {
-        let source = by_name[target.name.as_str()].data();
-        target.tensor.data_mut().copy_from_slice(&source);
+    let mut by_name: HashMap<String, &Tensor> = HashMap::new();
+    let mut clashes = Vec::new();
+    for (name, tensor) in loaded {
+        let renamed = options.rename(name);
+        if by_name.insert(renamed.clone(), tensor).is_some() {
+            clashes.push(renamed);
+        }
     }
-    Ok(())
+    if !clashes.is_empty() {
+        return Err(Error::format(
+            path,
+            format!(
+                "after renaming by the prefixes, these names are given twice: {}",
+                clashes.join(", ")
+            ),
+        ));
+    }
+    let report = check_fit(path, module.kind(), &targets, &by_name, options.non_strict)?;
+    for target in &targets {
+        if let Some(source) = by_name.get(target.name.as_str()) {
+            target.tensor.data_mut().copy_from_slice(&source.data());
+        } else if report.filled.contains(&target.name) {
+            target.tensor.data_mut().fill(0.0);
+        }
+    }
+    Ok(report)
 }
 
 /// Whether a tensor of shape `file` can be copied into one of shape `module`.
@@ -208,49 +311,68 @@ fn shapes_fit(file: &[usize], module: &[usize]) -> bool {
     file == module || (numel(file) == 1 && numel(module) == 1)
 }
 
-/// Every way the file's tensors fail to match the module's, as one error.
+/// Whether `name` is batch norm's step counter, which PyTorch fills with 0 when absent.
+fn is_batch_counter(target: &crate::nn::NamedTensor) -> bool {
+    let name = target.name.as_str();
+    target.kind == crate::nn::TensorKind::Buffer
+        && (name == "num_batches_tracked" || name.ends_with(".num_batches_tracked"))
+}
+
+/// Every way the file's tensors fail to match the module's, as one error; or, when they
+/// fit, what will be loaded, filled and (when not strict) left out.
 fn check_fit(
     path: &Path,
     kind: &str,
     targets: &[crate::nn::NamedTensor],
-    loaded: &[(String, Tensor)],
-) -> Result<()> {
-    let by_name: HashMap<&str, &Tensor> = loaded.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut missing = Vec::new();
+    by_name: &HashMap<String, &Tensor>,
+    non_strict: bool,
+) -> Result<LoadReport> {
+    let mut report = LoadReport::default();
     let mut misshaped = Vec::new();
     for target in targets {
         match by_name.get(target.name.as_str()) {
-            None => missing.push(target.name.as_str()),
+            None if is_batch_counter(target) => report.filled.push(target.name.clone()),
+            None => report.missing.push(target.name.clone()),
             Some(t) if !shapes_fit(t.shape(), target.tensor.shape()) => misshaped.push(format!(
                 "{} is {:?} in the file but {:?} in the module",
                 target.name,
                 t.shape(),
                 target.tensor.shape()
             )),
-            Some(_) => {}
+            Some(_) => report.loaded.push(target.name.clone()),
         }
     }
     let wanted: HashSet<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    let unexpected: Vec<&str> = loaded
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !wanted.contains(n))
+    report.unexpected = by_name
+        .keys()
+        .filter(|n| !wanted.contains(n.as_str()))
+        .cloned()
         .collect();
+    report.unexpected.sort();
 
     let mut problems = Vec::new();
-    if !missing.is_empty() {
-        problems.push(format!("missing from the file: {}", missing.join(", ")));
-    }
-    if !unexpected.is_empty() {
-        problems.push(format!("not in the module: {}", unexpected.join(", ")));
+    let mut count = misshaped.len();
+    if !non_strict {
+        if !report.missing.is_empty() {
+            problems.push(format!(
+                "missing from the file: {}",
+                report.missing.join(", ")
+            ));
+        }
+        if !report.unexpected.is_empty() {
+            problems.push(format!(
+                "not in the module: {}",
+                report.unexpected.join(", ")
+            ));
+        }
+        count += report.missing.len() + report.unexpected.len();
     }
     if !misshaped.is_empty() {
         problems.push(format!("wrong shape: {}", misshaped.join(", ")));
     }
     if problems.is_empty() {
-        return Ok(());
+        return Ok(report);
     }
-    let count = missing.len() + unexpected.len() + misshaped.len();
     Err(Error::format(
         path,
         format!(
