@@ -24,6 +24,55 @@ enum DataCommand {
     /// Write digit scenes (1–5 MNIST digits on textured canvases) with VOC masks, COCO boxes
     /// and COCO captions.
     Scenes(ScenesArgs),
+    /// Write the scenes' five background textures as an ImageFolder classification set
+    /// (train/ and test/, one folder per texture): a target unrelated to digits.
+    Textures(TexturesArgs),
+}
+
+#[derive(Args)]
+pub struct TexturesArgs {
+    /// The folder to write (created if needed).
+    #[arg(long)]
+    out: PathBuf,
+    /// Training images per texture.
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// Test images per texture.
+    #[arg(long, default_value_t = 100)]
+    test: usize,
+    /// Side of each square image in pixels.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// The seed: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The MNIST folder of the clutter digits (default: ./data/mnist, else the repository's).
+    #[arg(long)]
+    mnist: Option<PathBuf>,
+}
+
+fn textures(args: &TexturesArgs) -> Result<()> {
+    let dir = match &args.mnist {
+        Some(dir) => dir.clone(),
+        None => Mnist::locate()?,
+    };
+    let mnist = Mnist::load(&dir)?;
+    let n = splot::data::scenes::write_textures(
+        &args.out,
+        &mnist.train,
+        &mnist.test,
+        [args.count, args.test],
+        args.size,
+        args.seed,
+    )?;
+    println!(
+        "{n} texture images (5 classes, {} train and {} test each) of {s}×{s} → {}",
+        args.count,
+        args.test,
+        args.out.display(),
+        s = args.size
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -54,6 +103,7 @@ pub struct ScenesArgs {
 pub fn run(args: &DataArgs) -> Result<()> {
     match &args.command {
         DataCommand::Scenes(a) => scenes(a),
+        DataCommand::Textures(a) => textures(a),
     }
 }
 

@@ -6,6 +6,7 @@ mod data;
 mod eval;
 mod features;
 mod filters;
+mod finetune;
 mod network;
 mod pad;
 mod plot;
@@ -60,6 +61,9 @@ enum Command {
     },
     /// Train a classifier (LeNet-5 on MNIST by default); the same as `classify train`.
     Train(train::TrainArgs),
+    /// Fine-tune a classifier from a checkpoint or a zoo network's weights under a new head
+    /// (freezing, a learning rate for the head, a linear probe, gradual unfreezing).
+    Finetune(finetune::FinetuneArgs),
     /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint (`classify eval`).
     Eval(eval::EvalArgs),
     /// Classify pictures with a checkpoint (`classify predict`).
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify { mode } => classify::run(&mode),
         Command::Train(args) => train::run(&args),
+        Command::Finetune(args) => finetune::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),

@@ -2,10 +2,12 @@
 //! data (MNIST by default) with a progress bar per epoch, writing `metrics.csv`,
 //! `last.safetensors` and `best.safetensors` into the run directory.
 
+use crate::finetune::Finetune;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use splot::optim::{Penalty, Schedule};
 use splot::tasks::classify::{class_names, idx_loaders, Classify, ClassifyData, ClassifyOptions};
+use splot::tasks::transfer::{self, FinetuneTask};
 use splot::train::{
     fit, read_checkpoint, Event, OptimizerKind, Outcome, ParamGroup, RunFiles, TrainConfig,
 };
@@ -18,8 +20,9 @@ use std::sync::Arc;
 pub struct TrainArgs {
     /// The network: lenet5 (the 1998 paper), lenet5-relu (modern), or any zoo network
     /// (resnet18, vgg11_bn, …; see `splot summary --help`).
-    #[arg(long, default_value = "lenet5")]
-    model: String,
+    /// (Default: lenet5; with `splot finetune`, the source's.)
+    #[arg(long)]
+    pub(crate) model: Option<String>,
     /// Epochs in all (default 25; with --resume: extends the run to this many).
     #[arg(long)]
     epochs: Option<usize>,
@@ -91,13 +94,16 @@ pub struct TrainArgs {
     skip_bad: bool,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
-    resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// Train on the first N training images only.
     #[arg(long)]
     limit_train: Option<usize>,
     /// Evaluate on the first N test images only.
     #[arg(long)]
     limit_test: Option<usize>,
+    /// Train on N images of each class only, drawn by the seed (few-label runs).
+    #[arg(long, value_name = "N")]
+    per_class: Option<usize>,
 }
 
 fn config_from(args: &TrainArgs) -> TrainConfig {
@@ -112,7 +118,7 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         OptimizerKind::AdamW => 0.01,
     });
     TrainConfig {
-        model: args.model.clone(),
+        model: args.model.clone().unwrap_or_else(|| "lenet5".into()),
         dropout: args.dropout,
         epochs: args.epochs.unwrap_or(defaults.epochs),
         batch_size: args.batch_size,
@@ -127,14 +133,22 @@ fn config_from(args: &TrainArgs) -> TrainConfig {
         seed: args.seed,
         limit_train: args.limit_train,
         limit_test: args.limit_test,
+        per_class: args.per_class,
         groups: args.groups.clone(),
         freeze: args.freeze.clone(),
+        unfreeze_every: 0,
         clip_grad_norm: args.clip_grad_norm,
         skip_bad: args.skip_bad,
     }
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    run_task(args, None)
+}
+
+/// Trains as `splot train` does; with `finetune`, from its source's weights under a new
+/// head (`splot finetune`).
+pub fn run_task(args: &TrainArgs, finetune: Option<&Finetune>) -> Result<()> {
     let data = ClassifyData::open(args.data.as_deref(), args.val.as_deref())?;
     let mut options = ClassifyOptions {
         class_names: data.classes.clone(),
@@ -167,10 +181,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         None => {
             let config = config_from(args);
-            let dir = args
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("runs").join(&config.model));
+            let dir = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(match finetune {
+                    Some(_) => "finetune",
+                    None => config.model.as_str(),
+                })
+            });
             if RunFiles::new(&dir).last.exists() {
                 return Err(Error::config(
                     "train",
@@ -180,9 +196,41 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             (config, dir, None)
         }
     };
+    let mut config = config;
+    if let Some(f) = finetune.filter(|_| resume.is_none()) {
+        f.apply(&mut config);
+    }
     config.validate()?;
-    let task = Classify::new(&config, &options)?;
-    let (train_loader, val_loader) = idx_loaders(&config, &task, &data)?;
+    let task: Box<dyn FinetuneTask> = match finetune.filter(|_| resume.is_none()) {
+        Some(f) => {
+            let (task, prepared) =
+                transfer::prepare(&mut config, &options, &f.source, &f.options, &data)?;
+            eprintln!(
+                "fine-tuning {} from {}: {} tensors loaded, {} left out (the old head), new head {} ({} classes){}",
+                prepared.model,
+                transfer::describe(&f.source),
+                prepared.loaded,
+                prepared.dropped.len(),
+                prepared.head.join(", "),
+                task.classify().classes(),
+                if prepared.freeze.is_empty() {
+                    String::new()
+                } else {
+                    format!("; frozen: {}", prepared.freeze.join(" "))
+                }
+            );
+            if !prepared.filled.is_empty() {
+                eprintln!(
+                    "{} buffer(s) missing from the source set to 0, as PyTorch does: {}",
+                    prepared.filled.len(),
+                    prepared.filled.join(", ")
+                );
+            }
+            task
+        }
+        None => Box::new(Classify::new(&config, &options)?),
+    };
+    let (train_loader, val_loader) = idx_loaders(&config, task.classify(), &data)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // Ctrl-C: finish the current step, save, exit cleanly; a second Ctrl-C aborts.
@@ -197,12 +245,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         eprintln!(
             "training {} on {} images of {} ({} classes) for {} epochs ({} threads) into {}",
             config.model,
-            config
-                .limit_train
-                .unwrap_or(data.train.len())
-                .min(data.train.len()),
+            train_loader.dataset().len(),
             data.description,
-            task.classes(),
+            task.classify().classes(),
             config.epochs,
             rayon_threads(),
             dir.display()
@@ -268,7 +313,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // The whole run inside the thread pool: parallel ops then need no cross-thread wake-up.
     let outcome = splot::run_in_pool(|| {
         fit(
-            &task,
+            task.as_task(),
             &config,
             &train_loader,
             &val_loader,

@@ -219,7 +219,7 @@ impl LoadOptions {
     }
 
     /// A file's name as the module would name it.
-    fn rename(&self, name: &str) -> String {
+    pub fn rename(&self, name: &str) -> String {
         let name = match &self.strip_prefix {
             Some(p) => name.strip_prefix(p.as_str()).unwrap_or(name),
             None => name,

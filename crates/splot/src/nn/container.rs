@@ -48,6 +48,28 @@ impl Sequential {
         Some(self)
     }
 
+    /// The index of the layer named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|(n, _)| n == name)
+    }
+
+    /// Runs the layers `range` (by index) on `x`: `forward_range(x, 0..k)` is the network's
+    /// first `k` layers (features), `forward_range(x, k..len)` the rest (a head).
+    pub fn forward_range(
+        &self,
+        x: &Tensor,
+        range: std::ops::Range<usize>,
+        mode: Mode,
+    ) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (name, layer) in &self.layers[range] {
+            h = layer
+                .forward(&h, mode)
+                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
+        }
+        Ok(h)
+    }
+
     /// Runs every layer, returning each one's output (for feature maps and summaries).
     pub fn forward_trace(&self, x: &Tensor, mode: Mode) -> Result<Vec<Tensor>> {
         let mut outs = Vec::with_capacity(self.layers.len());
@@ -70,19 +92,31 @@ impl Module for Sequential {
         "Sequential"
     }
     fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let mut h = x.clone();
-        for (name, layer) in &self.layers {
-            h = layer
-                .forward(&h, mode)
-                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind())))?;
-        }
-        Ok(h)
+        self.forward_range(x, 0..self.layers.len(), mode)
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         self.layers
             .iter()
             .map(|(n, l)| (n.clone(), l.as_ref() as &dyn Module))
             .collect()
+    }
+    fn forward_to(&self, x: &Tensor, path: &str, mode: Mode) -> Result<Option<Tensor>> {
+        let (first, rest) = match path.split_once('.') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (path, None),
+        };
+        let Some(at) = self.position(first) else {
+            return Ok(None);
+        };
+        let h = self.forward_range(x, 0..at, mode)?;
+        let (name, layer) = &self.layers[at];
+        match rest {
+            None => layer
+                .forward(&h, mode)
+                .map(Some)
+                .map_err(|e| e.in_layer(format!("{name} ({})", layer.kind()))),
+            Some(rest) => layer.forward_to(&h, rest, mode),
+        }
     }
 }
 

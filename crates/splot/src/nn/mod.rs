@@ -106,6 +106,14 @@ pub trait Module: Send + Sync {
             .map(|(_, t, _)| t)
     }
 
+    /// The output of the descendant at `path` (`f6`, `classifier.5`, dot-separated child
+    /// names) when the module runs on `x`, computing only the layers that lead to it;
+    /// `Ok(None)` when the module has no such descendant or cannot stop inside (only chains,
+    /// [`Sequential`], can). Retrieval and probes take features this way.
+    fn forward_to(&self, _x: &Tensor, _path: &str, _mode: Mode) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
     /// How the module combines its children (for diagrams); a chain unless said otherwise.
     fn topology(&self) -> Topology {
         Topology::Chain

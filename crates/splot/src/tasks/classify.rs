@@ -109,6 +109,22 @@ impl Classify {
     pub fn classes(&self) -> usize {
         self.classes
     }
+
+    /// The training loss of `logits` for `labels` (cross-entropy, with the task's label
+    /// smoothing) and the count of correct predictions.
+    pub fn loss_of_logits(&self, logits: &Tensor, labels: &[usize]) -> Result<StepLoss> {
+        let loss = logits.cross_entropy(labels, &self.smoothing)?;
+        let correct = logits
+            .argmax(1)?
+            .iter()
+            .zip(labels)
+            .filter(|(p, t)| p == t)
+            .count();
+        Ok(StepLoss {
+            loss,
+            stats: vec![correct as f64],
+        })
+    }
 }
 
 /// The images with as many channels as the network takes: grey `[n, 1, h, w]` is repeated
@@ -134,20 +150,9 @@ impl Task for Classify {
     }
 
     fn loss(&self, batch: &Batch) -> Result<StepLoss> {
-        let labels = batch.labels()?;
         let images = match_channels(&batch.images, self.input[0])?;
         let logits = self.net.forward(&images, Mode::Train)?;
-        let loss = logits.cross_entropy(labels, &self.smoothing)?;
-        let correct = logits
-            .argmax(1)?
-            .iter()
-            .zip(labels)
-            .filter(|(p, t)| p == t)
-            .count();
-        Ok(StepLoss {
-            loss,
-            stats: vec![correct as f64],
-        })
+        self.loss_of_logits(&logits, batch.labels()?)
     }
 
     fn evaluate(&self, loader: &Loader) -> Result<Vec<(String, f64)>> {
@@ -326,6 +331,46 @@ fn digits_pipeline(pad: usize, train: Option<&TrainConfig>) -> Result<Pipeline> 
     Pipeline::digits(pad, augment_of(train), MNIST_MEAN, MNIST_STD)
 }
 
+/// Side of MNIST's digit box: its digits are scaled to fit 20×20 and centred in 28×28.
+const MNIST_DIGIT_BOX: usize = 20;
+
+/// How IDX digits of `rows × cols` reach network `model`: `(resize, pad)`. LeNet-5 takes
+/// 32×32: digits of MNIST's 28×28 are padded by 2, as in the paper; digits smaller than
+/// MNIST's 20×20 digit box (UCI's 8×8) are first scaled up to it (bilinear), then padded
+/// by 6, so that they look like MNIST's to the network. Zoo networks pool adaptively and
+/// take the digits as they are.
+fn digits_plan(
+    model: &str,
+    input: [usize; 3],
+    rows: usize,
+    cols: usize,
+) -> Result<(Option<usize>, usize)> {
+    if !LENET_NAMES.contains(&model) {
+        return Ok((None, 0));
+    }
+    let side = input[1];
+    if rows == cols && rows < MNIST_DIGIT_BOX && MNIST_DIGIT_BOX + 12 == side {
+        return Ok((Some(MNIST_DIGIT_BOX), 6));
+    }
+    Ok((None, pad_for(model, input, rows, cols)?))
+}
+
+/// [`digits_plan`]'s pipeline.
+fn planned_digits_pipeline(
+    (resize, pad): (Option<usize>, usize),
+    train: Option<&TrainConfig>,
+) -> Result<Pipeline> {
+    let Some(side) = resize else {
+        return digits_pipeline(pad, train);
+    };
+    let p = Pipeline::new(Normalize::new(&[MNIST_MEAN], &[MNIST_STD])?)
+        .then(Resize::exact(side, side))?;
+    match augment_of(train) {
+        Some(augment) => p.then(Distort { augment, pad }),
+        None => p.then(Pad { pad }),
+    }
+}
+
 /// Image files of any size and colour for network `model` (input `[c, h, w]`): converted to
 /// `c` channels, resized to exactly `h × w` (LeNet-5: to `(h − 4) × (w − 4)`, then padded
 /// by 2, as its 28×28 digits are), distorted with `--augment` when training, and
@@ -382,7 +427,7 @@ fn split_loader(
 ) -> Result<Loader> {
     let pipeline = match data.layout {
         Layout::Digits { rows, cols } => {
-            digits_pipeline(pad_for(model, input, rows, cols)?, train)?
+            planned_digits_pipeline(digits_plan(model, input, rows, cols)?, train)?
         }
         Layout::Files => files_pipeline(model, input, train)?,
     };
@@ -395,26 +440,68 @@ pub fn eval_loader(model: &str, input: [usize; 3], data: &ClassifyData) -> Resul
     split_loader(model, input, data, Arc::clone(&data.val), 500, None)
 }
 
-/// The training and evaluation loaders of `config` for `task` over `data`, the first
-/// `limit_train` / `limit_test` of each.
+/// The first `n` samples of `d` (all of them when `n` is `None` or not smaller).
+fn limited(d: &Arc<dyn Dataset>, n: Option<usize>) -> Result<Arc<dyn Dataset>> {
+    match n {
+        Some(n) if n < d.len() => Ok(Arc::new(Subset::new(Arc::clone(d), (0..n).collect())?)),
+        _ => Ok(Arc::clone(d)),
+    }
+}
+
+/// The training samples of `config`: `per_class` of each class drawn by the seed (in
+/// dataset order), then the first `limit_train`. A class with fewer than `per_class`
+/// samples is an error naming it.
+pub fn train_split(config: &TrainConfig, data: &ClassifyData) -> Result<Arc<dyn Dataset>> {
+    let Some(k) = config.per_class else {
+        return limited(&data.train, config.limit_train);
+    };
+    if k == 0 {
+        return Err(Error::config("classify", "--per-class must be at least 1"));
+    }
+    let n = data.train.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = crate::Rng::seed(config.seed ^ 0x5045_5243_4C41_5353);
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let mut taken = vec![0usize; data.classes.len()];
+    let mut chosen = Vec::with_capacity(k * taken.len());
+    for i in order {
+        if let crate::data::Target::Class(c) = data.train.get(i)?.target {
+            if c < taken.len() && taken[c] < k {
+                taken[c] += 1;
+                chosen.push(i);
+            }
+        }
+    }
+    if let Some(c) = taken.iter().position(|&t| t < k) {
+        return Err(Error::config(
+            "classify",
+            format!(
+                "--per-class {k}: class '{}' has only {} training images",
+                data.classes[c], taken[c]
+            ),
+        ));
+    }
+    chosen.sort_unstable();
+    let subset: Arc<dyn Dataset> = Arc::new(Subset::new(Arc::clone(&data.train), chosen)?);
+    limited(&subset, config.limit_train)
+}
+
+/// The training and evaluation loaders of `config` for `task` over `data`: the training
+/// split of [`train_split`], the first `limit_test` of the evaluation split.
 pub fn idx_loaders(
     config: &TrainConfig,
     task: &Classify,
     data: &ClassifyData,
 ) -> Result<(Loader, Loader)> {
-    let limit = |d: &Arc<dyn Dataset>, n: Option<usize>| -> Result<Arc<dyn Dataset>> {
-        match n {
-            Some(n) if n < d.len() => Ok(Arc::new(Subset::new(Arc::clone(d), (0..n).collect())?)),
-            _ => Ok(Arc::clone(d)),
-        }
-    };
     let (model, input) = (task.model.as_str(), task.input);
     Ok((
         split_loader(
             model,
             input,
             data,
-            limit(&data.train, config.limit_train)?,
+            train_split(config, data)?,
             config.batch_size,
             Some(config),
         )?,
@@ -422,11 +509,23 @@ pub fn idx_loaders(
             model,
             input,
             data,
-            limit(&data.val, config.limit_test)?,
+            limited(&data.val, config.limit_test)?,
             500,
             None,
         )?,
     ))
+}
+
+/// The training images of `config` (its first `limit_train`) prepared as for evaluation,
+/// in order and without distortions: the positions of the training loader's batches
+/// ([`crate::data::Batch::indices`]) index its samples (a linear probe's features).
+pub fn feature_loader(
+    config: &TrainConfig,
+    task: &Classify,
+    data: &ClassifyData,
+) -> Result<Loader> {
+    let train = train_split(config, data)?;
+    split_loader(&task.model, task.input, data, train, 500, None)
 }
 
 /// How the images of a [`ClassifyData`] are prepared for a network.

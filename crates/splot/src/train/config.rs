@@ -87,11 +87,18 @@ pub struct TrainConfig {
     pub limit_train: Option<usize>,
     /// Evaluate on only the first N test images.
     pub limit_test: Option<usize>,
+    /// Train on only N images of each class, drawn by the seed (few-label runs); before
+    /// `limit_train`.
+    pub per_class: Option<usize>,
     /// Parameter groups with their own learning rate and weight decay (first match wins;
     /// the others train with `lr` and `weight_decay`).
     pub groups: Vec<ParamGroup>,
     /// Glob patterns of parameter names to freeze (see [`super::groups::freeze`]).
     pub freeze: Vec<String>,
+    /// Gradual unfreezing: every this many epochs the last (top-most) still-frozen
+    /// pattern of `freeze` is released (0: `freeze` holds for the whole run); see
+    /// [`super::groups::frozen_at`].
+    pub unfreeze_every: usize,
     /// Clip the gradients' global L2 norm to this before every step.
     pub clip_grad_norm: Option<f32>,
     /// Skip training samples that cannot be read (counted and named in
@@ -122,8 +129,10 @@ impl Default for TrainConfig {
             seed: 0,
             limit_train: None,
             limit_test: None,
+            per_class: None,
             groups: Vec::new(),
             freeze: Vec::new(),
+            unfreeze_every: 0,
             clip_grad_norm: None,
             skip_bad: false,
         }
@@ -212,6 +221,7 @@ impl TrainConfig {
             ("seed", self.seed.to_string()),
             ("limit_train", opt(self.limit_train)),
             ("limit_test", opt(self.limit_test)),
+            ("per_class", opt(self.per_class)),
             (
                 "groups",
                 self.groups
@@ -221,6 +231,7 @@ impl TrainConfig {
                     .join(";"),
             ),
             ("freeze", self.freeze.join(";")),
+            ("unfreeze_every", self.unfreeze_every.to_string()),
             (
                 "clip_grad_norm",
                 self.clip_grad_norm.map_or("none".into(), |c| c.to_string()),
@@ -294,8 +305,16 @@ impl TrainConfig {
             seed: get(meta, "seed")?,
             limit_train: optional("limit_train")?,
             limit_test: optional("limit_test")?,
+            per_class: match newer("per_class") {
+                None | Some("none") => None,
+                Some(_) => Some(get(meta, "per_class")?),
+            },
             groups,
             freeze: list("freeze"),
+            unfreeze_every: match newer("unfreeze_every") {
+                None => 0,
+                Some(_) => get(meta, "unfreeze_every")?,
+            },
             clip_grad_norm,
             skip_bad: newer("skip_bad") == Some("true"),
         })

@@ -51,26 +51,47 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 
 /// Freezes every parameter of `model` whose name matches one of `patterns`, and the
 /// running statistics of every batch-norm layer whose `running_mean` matches; returns the
-/// names of the frozen parameters. A pattern that matches nothing is an error naming it.
+/// names of the frozen parameters. A pattern that matches nothing is an error naming it
+/// and listing the model's layers.
 pub fn freeze(model: &dyn Module, patterns: &[String]) -> Result<Vec<String>> {
+    check_patterns(model, patterns, "freeze")?;
+    Ok(set_frozen(model, patterns))
+}
+
+/// An error naming the first of `patterns` that matches no tensor of `model`, listing the
+/// model's top-level layers (`what` names the option in the message).
+pub fn check_patterns(model: &dyn Module, patterns: &[String], what: &'static str) -> Result<()> {
     let tensors = nn::named_tensors(model);
     for p in patterns {
         if !tensors.iter().any(|t| glob_match(p, &t.name)) {
             return Err(Error::config(
-                "freeze",
+                what,
                 format!(
-                    "pattern '{p}' matches no parameter of the model (names look like '{}')",
+                    "pattern '{p}' matches no parameter of the model; its layers are {} \
+                     (parameters are named like '{}')",
+                    layer_names(model).join(", "),
                     tensors.first().map_or("", |t| t.name.as_str())
                 ),
             ));
         }
     }
+    Ok(())
+}
+
+/// The names of `model`'s top-level layers, in order.
+pub fn layer_names(model: &dyn Module) -> Vec<String> {
+    model.children().into_iter().map(|(n, _)| n).collect()
+}
+
+/// Makes exactly the parameters that match `patterns` frozen (no gradient) and every other
+/// one trainable, and freezes exactly the batch-norm statistics that match (the others
+/// update again in training mode); returns the frozen parameters' names. Patterns that
+/// match nothing are ignored (see [`freeze`] for the checked version).
+pub fn set_frozen(model: &dyn Module, patterns: &[String]) -> Vec<String> {
     let hit = |name: &str| patterns.iter().any(|p| glob_match(p, name));
     fn walk(m: &dyn Module, prefix: &str, hit: &dyn Fn(&str) -> bool) {
-        if m.own_tensors().iter().any(|(n, _, _)| *n == "running_mean")
-            && hit(&format!("{prefix}running_mean"))
-        {
-            m.freeze_statistics(true);
+        if m.own_tensors().iter().any(|(n, _, _)| *n == "running_mean") {
+            m.freeze_statistics(hit(&format!("{prefix}running_mean")));
         }
         for (name, child) in m.children() {
             walk(child, &format!("{prefix}{name}."), hit);
@@ -79,12 +100,25 @@ pub fn freeze(model: &dyn Module, patterns: &[String]) -> Result<Vec<String>> {
     walk(model, "", &hit);
     let mut frozen = Vec::new();
     for p in nn::parameters(model) {
-        if hit(&p.name) {
-            p.tensor.set_requires_grad(false);
+        let freeze = hit(&p.name);
+        p.tensor.set_requires_grad(!freeze);
+        if freeze {
             frozen.push(p.name);
         }
     }
-    Ok(frozen)
+    frozen
+}
+
+/// The freeze patterns in force in epoch `epoch` (from 0) under gradual unfreezing: every
+/// `every` epochs the last (top-most) of the still-frozen patterns is released, as in
+/// ULMFiT; `every = 0` keeps all of them.
+pub fn frozen_at(patterns: &[String], every: usize, epoch: usize) -> &[String] {
+    if every == 0 {
+        return patterns;
+    }
+    let released = (epoch / every).min(patterns.len());
+    // `epoch = usize::MAX`: every pattern released (what will ever train).
+    &patterns[..patterns.len() - released]
 }
 
 /// Parameters whose names match `pattern` train with their own learning rate and weight

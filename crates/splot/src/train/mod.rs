@@ -21,7 +21,10 @@ pub mod metrics;
 
 pub use checkpoint::{read_checkpoint, save_checkpoint, Checkpoint, Progress};
 pub use config::{OptimizerKind, TrainConfig, LECUN_DISTORTIONS};
-pub use groups::{clip_grad_norm, freeze, glob_match, GroupOptimizer, ParamGroup};
+pub use groups::{
+    check_patterns, clip_grad_norm, freeze, frozen_at, glob_match, layer_names, set_frozen,
+    GroupOptimizer, ParamGroup,
+};
 pub use metrics::{read_metrics, write_metrics, EpochMetrics};
 
 pub use crate::tasks::classify::{evaluate, mnist_loader, Evaluation};
@@ -267,14 +270,24 @@ pub fn fit(
     }
     let files = RunFiles::new(dir);
     let net = task.model();
-    freeze(net, &config.freeze)?;
-    let params = nn::parameters(net);
-    let trainable: Vec<_> = params
-        .iter()
-        .filter(|p| p.tensor.requires_grad())
-        .cloned()
-        .collect();
+    // Under gradual unfreezing the optimiser holds every parameter that will ever train;
+    // a frozen one gets no gradient, so no step touches it.
+    check_patterns(net, &config.freeze, "freeze")?;
+    set_frozen(
+        net,
+        frozen_at(&config.freeze, config.unfreeze_every, usize::MAX),
+    );
     let mut optimizer = GroupOptimizer::new(config, net)?;
+    set_frozen(net, &config.freeze);
+    let params = nn::parameters(net);
+    let trainable_now = || -> Vec<_> {
+        params
+            .iter()
+            .filter(|p| p.tensor.requires_grad())
+            .cloned()
+            .collect()
+    };
+    let mut trainable = trainable_now();
     let headline = task.headline();
     let stat_names = task.train_stats();
     let mut progress = Progress::default();
@@ -313,6 +326,10 @@ pub fn fit(
     let mut last = history.last().cloned();
     let mut stop_all = false;
     for epoch in progress.epoch..config.epochs {
+        if config.unfreeze_every > 0 {
+            set_frozen(net, frozen_at(&config.freeze, config.unfreeze_every, epoch));
+            trainable = trainable_now();
+        }
         let lr = config.lr_at(epoch);
         optimizer.set_learning_rates(|base| {
             config

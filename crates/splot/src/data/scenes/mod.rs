@@ -30,7 +30,9 @@ pub mod captions;
 pub mod write;
 
 pub use background::{Band, Texture};
-pub use write::{scene_preview, write_scenes, write_scenes_from, ScenesConfig, ScenesSummary};
+pub use write::{
+    scene_preview, write_scenes, write_scenes_from, write_textures, ScenesConfig, ScenesSummary,
+};
 
 use super::sample::{Image, Mask, IGNORE_INDEX};
 use super::ImageDataset;

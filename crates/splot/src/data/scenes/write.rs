@@ -327,3 +327,40 @@ pub fn scene_preview(scenes: &[Scene]) -> Result<RgbImage> {
     }
     Ok(img)
 }
+
+/// Writes the scenes' background textures as an ImageFolder classification set: `out/train/
+/// <texture>/NNNNN.png` (`train` of each of the 5 textures: shaded, mottled, striped,
+/// checkered, cluttered) and `out/test/<texture>/` (`test` of each), grey `size × size`,
+/// on a dark ground as MNIST's digits are, the clutter digits drawn from MNIST's training
+/// digits for train, its test digits for test). A target unrelated to the digits'
+/// identity, for transfer learning ("when does it stop paying"). Returns the images written.
+pub fn write_textures(
+    out: &Path,
+    train_digits: &ImageDataset,
+    test_digits: &ImageDataset,
+    [train, test]: [usize; 2],
+    size: usize,
+    seed: u64,
+) -> Result<usize> {
+    check_size(size)?;
+    let mut written = 0;
+    for (split, count, digits) in [("train", train, train_digits), ("test", test, test_digits)] {
+        for (t, texture) in super::Texture::ALL.into_iter().enumerate() {
+            let dir = out.join(split).join(texture.adjective());
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            (0..count).into_par_iter().try_for_each(|i| {
+                let stream = (t as u64) << 40 | ((split == "test") as u64) << 32 | i as u64;
+                let mut rng = crate::Rng::seed(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let band = super::Band::new(true);
+                let pixels = super::background::background(&mut rng, size, texture, band, digits)
+                    .iter()
+                    .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                    .collect();
+                let image = crate::data::Image::new(1, size, size, pixels)?;
+                write_image(&dir.join(format!("{i:05}.png")), &image)
+            })?;
+            written += count;
+        }
+    }
+    Ok(written)
+}
