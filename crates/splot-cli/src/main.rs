@@ -11,6 +11,7 @@ mod network;
 mod pad;
 mod plot;
 mod predict;
+mod retrieve;
 mod saliency;
 mod summary;
 mod train;
@@ -64,6 +65,10 @@ enum Command {
     /// Fine-tune a classifier from a checkpoint or a zoo network's weights under a new head
     /// (freezing, a learning rate for the head, a linear probe, gradual unfreezing).
     Finetune(finetune::FinetuneArgs),
+    /// Store a layer's L2-normalised features of a data set's images (retrieval).
+    Index(retrieve::IndexArgs),
+    /// The nearest neighbours of a picture in an index, or an index's precision@k and mAP.
+    Search(retrieve::SearchArgs),
     /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint (`classify eval`).
     Eval(eval::EvalArgs),
     /// Classify pictures with a checkpoint (`classify predict`).
@@ -101,6 +106,8 @@ fn main() -> ExitCode {
         Command::Classify { mode } => classify::run(&mode),
         Command::Train(args) => train::run(&args),
         Command::Finetune(args) => finetune::run(&args),
+        Command::Index(args) => retrieve::index(&args),
+        Command::Search(args) => retrieve::search_run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),

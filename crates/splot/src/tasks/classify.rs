@@ -434,6 +434,18 @@ fn split_loader(
     build_loader(split, pipeline, batch_size, train)
 }
 
+/// The loader of network `model` (input `[c, h, w]`) over the training split of `data`
+/// (`train`) or its evaluation split, prepared as for evaluation (no distortions), in order.
+pub fn ordered_loader(
+    model: &str,
+    input: [usize; 3],
+    data: &ClassifyData,
+    train: bool,
+) -> Result<Loader> {
+    let split = if train { &data.train } else { &data.val };
+    split_loader(model, input, data, Arc::clone(split), 500, None)
+}
+
 /// The evaluation loader of network `model` (input `[c, h, w]`) over the evaluation split
 /// of `data`, as training's evaluation builds it.
 pub fn eval_loader(model: &str, input: [usize; 3], data: &ClassifyData) -> Result<Loader> {

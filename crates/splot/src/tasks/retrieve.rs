@@ -14,7 +14,7 @@
 
 use super::classify::{match_channels, ClassifyData};
 use crate::cpu::gemm::MatRef;
-use crate::data::Loader;
+use crate::data::{Image, Loader};
 use crate::error::{Error, Result};
 use crate::io::Metadata;
 use crate::nn::{self, Mode, Module, Sequential};
@@ -71,6 +71,27 @@ impl Extractor {
             layer: layer.to_string(),
             input,
         })
+    }
+
+    /// The network `weights` names, rebuilt: `checkpoint:PATH` (a checkpoint of `splot
+    /// train`), `weights:PATH` (zoo network `model` with a safetensors file) or
+    /// `random:SEED` (`model` untrained, initialised from SEED). An error when its weights
+    /// are no longer those the index was built with (the file changed since).
+    pub fn rebuild(&self) -> Result<Sequential> {
+        let (net, _) = build_network(&self.model, &self.weights)?;
+        let now = fingerprint(&net);
+        if now != self.fingerprint {
+            return Err(Error::config(
+                "search",
+                format!(
+                    "the index was built with {} whose weights had fingerprint {}; they are now {}                      (the file changed since): rebuild the index",
+                    self.describe(),
+                    self.fingerprint,
+                    now
+                ),
+            ));
+        }
+        Ok(net)
     }
 
     /// In words, for messages: `lenet5 (runs/a/best.safetensors) at f6`.
@@ -493,4 +514,74 @@ fn ranking_scores(row: &[f32], labels: &[usize], label: usize, relevant: usize) 
         0.0
     };
     (p1, p10 as f64 / 10.0_f64.min(row.len() as f64).max(1.0), ap)
+}
+
+/// The network that `weights` describes (see [`Extractor::rebuild`]) and its input shape.
+pub fn build_network(model: &str, weights: &str) -> Result<(Sequential, [usize; 3])> {
+    let bad = || {
+        Error::config(
+            "index",
+            format!("'{weights}' is not checkpoint:PATH, weights:PATH or random:SEED"),
+        )
+    };
+    let (kind, value) = weights.split_once(':').ok_or_else(bad)?;
+    match kind {
+        "checkpoint" => {
+            let path = Path::new(value);
+            crate::train::read_checkpoint(path)?.build_model(path)
+        }
+        "weights" => {
+            let (net, input) = crate::models::build(model, 0.0, 0)?;
+            crate::io::load_module(Path::new(value), &net)?;
+            Ok((net, input))
+        }
+        "random" => {
+            let seed = value.parse().map_err(|_| bad())?;
+            crate::models::build(model, 0.0, seed)
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The query beside its neighbours, each image scaled (nearest neighbour) into a
+/// `tile × tile` square, a wider gap after the query; grey images drawn in grey.
+pub fn neighbour_grid(query: &Image, neighbours: &[Image], tile: usize) -> Result<image::RgbImage> {
+    if tile == 0 || tile > 4096 {
+        return Err(Error::config(
+            "search",
+            format!("tile size {tile} must be 1 to 4096"),
+        ));
+    }
+    let (gap, after_query) = (4usize, 16usize);
+    let width =
+        tile * (1 + neighbours.len()) + after_query + gap * neighbours.len().saturating_sub(1);
+    let mut out =
+        image::RgbImage::from_pixel(width as u32, tile as u32, image::Rgb([255, 255, 255]));
+    let mut draw = |img: &Image, x0: usize| {
+        let side = img.height.max(img.width);
+        for ty in 0..tile {
+            for tx in 0..tile {
+                let (y, x) = (ty * side / tile, tx * side / tile);
+                // centred: the shorter side is padded with white
+                let (oy, ox) = ((side - img.height) / 2, (side - img.width) / 2);
+                if y < oy || x < ox || y - oy >= img.height || x - ox >= img.width {
+                    continue;
+                }
+                let (y, x) = (y - oy, x - ox);
+                let plane = img.height * img.width;
+                let at = |c: usize| img.data[c * plane + y * img.width + x];
+                let rgb = if img.channels == 3 {
+                    [at(0), at(1), at(2)]
+                } else {
+                    [at(0); 3]
+                };
+                out.put_pixel((x0 + tx) as u32, ty as u32, image::Rgb(rgb));
+            }
+        }
+    };
+    draw(query, 0);
+    for (i, n) in neighbours.iter().enumerate() {
+        draw(n, tile + after_query + i * (tile + gap));
+    }
+    Ok(out)
 }
