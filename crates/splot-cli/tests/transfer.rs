@@ -456,12 +456,12 @@ fn retrieval_on_mnist_learned_features_beat_pixels() {
 }
 
 #[test]
-fn a_zoo_network_with_weights_indexes_avgpool_features() {
-    // torchvision's resnet18 names (equal outputs: tests/zoo.rs), weights of random values.
+fn a_torchvision_resnet18_file_fine_tunes_and_indexes_avgpool_features() {
+    // scripts/fixtures_weights.py: torchvision's resnet18 state_dict (its outputs equal
+    // torchvision's, tests/io.rs), saved without the batch norm counters.
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../splot/tests/fixtures/weights/resnet18-no-nbt.safetensors");
     let dir = tempfile::tempdir().unwrap();
-    let (net, _) = splot::models::build("resnet18", 0.0, 5).unwrap();
-    let weights = dir.path().join("resnet18.safetensors");
-    splot::io::save_module(&weights, &net, &Default::default()).unwrap();
     let data = dir.path().join("photos");
     for (split, n) in [("train", 3u8), ("val", 2)] {
         for class in ["red", "blue"] {
@@ -480,8 +480,45 @@ fn a_zoo_network_with_weights_indexes_avgpool_features() {
             }
         }
     }
-    let (g, q) = (dir.path().join("g.st"), dir.path().join("q.st"));
     let w = s(&weights);
+    // Fine-tune: the head `fc` found by name, 1 000 ImageNet classes → the data's 2.
+    let run = dir.path().join("run");
+    let out = ok(&[
+        "finetune",
+        "--model",
+        "resnet18",
+        "--weights",
+        w,
+        "--data",
+        s(&data),
+        "--train-from",
+        "layer4",
+        "--lr-head",
+        "0.01",
+        "--epochs",
+        "1",
+        "--out",
+        s(&run),
+    ]);
+    assert!(
+        out.contains("new head fc (2 classes)") && out.contains("20 buffer(s) missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("frozen: conv1.* bn1.* layer1.* layer2.* layer3.*"),
+        "{out}"
+    );
+    let src = tensors(&weights);
+    let got = tensors(&run.join("last.safetensors"));
+    let frozen = tensor(&got, "model.layer2.0.conv1.weight");
+    assert_eq!(
+        frozen,
+        tensor(&src, "layer2.0.conv1.weight"),
+        "a frozen layer moved"
+    );
+    assert_eq!(tensor(&got, "model.fc.weight").len(), 2 * 512);
+
+    let (g, q) = (dir.path().join("g.st"), dir.path().join("q.st"));
     let out = ok(&[
         "index",
         "--model",
