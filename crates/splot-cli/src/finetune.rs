@@ -62,6 +62,11 @@ impl Finetune {
 }
 
 pub fn run(args: &FinetuneArgs) -> Result<()> {
+    if args.train.resume.is_some() {
+        // A fine-tuned checkpoint is a classifier's: its config holds the freezing and the
+        // groups, so it resumes as any run does.
+        return train::run_task(&args.train, None);
+    }
     let source = match (&args.from, &args.train.model, &args.weights) {
         (Some(path), None, None) => Source::Checkpoint(path.clone()),
         (None, Some(model), Some(path)) => Source::Weights {
@@ -69,7 +74,6 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
             path: path.clone(),
             strip_prefix: args.strip_prefix.clone(),
         },
-        _ if args.train.resume.is_some() => Source::Checkpoint(PathBuf::new()),
         _ => return Err(Error::Parse {
             what: "finetune",
             msg: "give a checkpoint of `splot train` to start from, or --model NAME --weights FILE"

@@ -197,11 +197,11 @@ pub fn run_task(args: &TrainArgs, finetune: Option<&Finetune>) -> Result<()> {
         }
     };
     let mut config = config;
-    if let Some(f) = finetune.filter(|_| resume.is_none()) {
+    if let Some(f) = finetune {
         f.apply(&mut config);
     }
     config.validate()?;
-    let task: Box<dyn FinetuneTask> = match finetune.filter(|_| resume.is_none()) {
+    let task: Box<dyn FinetuneTask> = match finetune {
         Some(f) => {
             let (task, prepared) =
                 transfer::prepare(&mut config, &options, &f.source, &f.options, &data)?;

@@ -211,6 +211,15 @@ fn a_probe_trains_only_the_head_and_train_from_freezes_what_is_below() {
         !moved("c1.weight") && !moved("c3.weight") && !moved("s4.weight"),
         "the frozen do not"
     );
+    // Resumed, the run keeps its freezing schedule (stored in the checkpoint's config).
+    ok(&["finetune", "--resume", s(&top), "--epochs", "5"]);
+    let text = std::fs::read_to_string(top.join("metrics.csv")).unwrap();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    let got = tensors(&top.join("last.safetensors"));
+    assert_eq!(
+        tensor(&got, "model.c1.weight"),
+        tensor(&src, "model.c1.weight")
+    );
 }
 
 #[test]
