@@ -18,6 +18,10 @@ fn activation_values() {
     let x = t(&[-2., -0.5, 0., 1.5], &[4]);
     assert_eq!(x.relu().to_vec(), vec![0., 0., 0., 1.5]);
     assert_eq!(x.leaky_relu(0.1).to_vec(), vec![-0.2, -0.05, 0., 1.5]);
+    // NaN propagates as in PyTorch (torch.relu(nan) is nan), so divergence is not hidden.
+    let nan = t(&[f32::NAN, -0.0], &[2]);
+    assert!(nan.relu().to_vec()[0].is_nan() && nan.leaky_relu(0.1).to_vec()[0].is_nan());
+    assert_eq!(nan.relu().to_vec()[1].to_bits(), 0.0f32.to_bits());
     close(
         "tanh",
         &x.tanh().to_vec(),

@@ -76,14 +76,15 @@ fn linear(c_in: usize, c_out: usize, rng: &mut Rng) -> Result<Linear> {
     })
 }
 
-/// VGG-`depth` with batch norm if `batch_norm`, classifier dropout `dropout` and
-/// `num_classes` outputs; convolutions initialised as torchvision does (Kaiming normal,
-/// fan-out, bias 0). Input `[n, 3, h, w]`; shapes below for 224×224.
-pub fn vgg(
+/// VGG-`depth`'s convolutional part (torchvision's `features`: children `0`, `1`, …):
+/// 3×3 convolutions (padding 1) each followed by batch norm if `batch_norm` and ReLU, the
+/// stages separated by 2×2 max pools, or average pools if `average_pool` (Gatys et al.'s
+/// choice for style transfer: "slightly more appealing results"). Convolutions initialised
+/// as torchvision does (Kaiming normal, fan-out, bias 0).
+pub fn features(
     depth: usize,
     batch_norm: bool,
-    dropout: f32,
-    num_classes: usize,
+    average_pool: bool,
     rng: &mut Rng,
 ) -> Result<Sequential> {
     let mut features = Sequential::new();
@@ -104,9 +105,26 @@ pub fn vgg(
                 c = c_out;
             }
             // [n, c, h/2, w/2]
+            Layer::MaxPool if average_pool => {
+                features = features.push(Pool::Avg(Pool2dConfig::new(2)))
+            }
             Layer::MaxPool => features = features.push(Pool::Max(Pool2dConfig::new(2))),
         }
     }
+    Ok(features)
+}
+
+/// VGG-`depth` with batch norm if `batch_norm`, classifier dropout `dropout` and
+/// `num_classes` outputs; convolutions initialised as torchvision does (Kaiming normal,
+/// fan-out, bias 0). Input `[n, 3, h, w]`; shapes below for 224×224.
+pub fn vgg(
+    depth: usize,
+    batch_norm: bool,
+    dropout: f32,
+    num_classes: usize,
+    rng: &mut Rng,
+) -> Result<Sequential> {
+    let features = features(depth, batch_norm, false, rng)?;
     let classifier = Sequential::new()
         .push(linear(512 * 7 * 7, 4096, rng)?) //                  0: [n, 4096]
         .push(Activation::ReLU) //                                 1

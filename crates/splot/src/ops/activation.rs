@@ -67,12 +67,12 @@ fn softmax_like(x: &Tensor, axis: usize, log: bool) -> Result<Tensor> {
 }
 
 impl Tensor {
-    /// `max(0, x)`.
+    /// `max(0, x)`; NaN stays NaN, as in PyTorch (so a diverged input is not hidden).
     pub fn relu(&self) -> Tensor {
         unary(
             "relu",
             self,
-            |x| x.max(0.0),
+            |x| if !(x <= 0.0) { x } else { 0.0 },
             |x| if x > 0.0 { 1.0 } else { 0.0 },
         )
     }
