@@ -13,6 +13,7 @@ mod plot;
 mod predict;
 mod retrieve;
 mod saliency;
+mod stylize;
 mod summary;
 mod train;
 
@@ -69,6 +70,8 @@ enum Command {
     Index(retrieve::IndexArgs),
     /// The nearest neighbours of a picture in an index, or an index's precision@k and mAP.
     Search(retrieve::SearchArgs),
+    /// Paint a picture in the style of another (Gatys et al., over VGG19).
+    Stylize(stylize::StylizeArgs),
     /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint (`classify eval`).
     Eval(eval::EvalArgs),
     /// Classify pictures with a checkpoint (`classify predict`).
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Finetune(args) => finetune::run(&args),
         Command::Index(args) => retrieve::index(&args),
         Command::Search(args) => retrieve::search_run(&args),
+        Command::Stylize(args) => stylize::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),

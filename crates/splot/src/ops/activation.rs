@@ -72,7 +72,7 @@ impl Tensor {
         unary(
             "relu",
             self,
-            |x| if !(x <= 0.0) { x } else { 0.0 },
+            |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
             |x| if x > 0.0 { 1.0 } else { 0.0 },
         )
     }

@@ -147,7 +147,7 @@ pub fn tv_loss(x: &Tensor) -> Result<Tensor> {
     }
     let dy = x.narrow(2, 1, h - 1)?.sub(&x.narrow(2, 0, h - 1)?)?;
     let dx = x.narrow(3, 1, w - 1)?.sub(&x.narrow(3, 0, w - 1)?)?;
-    Ok(dy.square().mean_all().add(&dx.square().mean_all())?)
+    dy.square().mean_all().add(&dx.square().mean_all())
 }
 
 /// The weights of the loss.
@@ -493,4 +493,88 @@ pub fn keep_colours(result: &Tensor, content: &Tensor) -> Result<Tensor> {
         out[2 * plane + p] = (y - 1.106 * i + 1.703 * q).clamp(0.0, 1.0);
     }
     Tensor::from_vec(out, &[1, 3, h, w])
+}
+
+/// A picture file as `[1, 3, h, w]` in `[0, 1]`, scaled (bilinear, antialiased) so that
+/// its longer side is `longer_side` when given; and whether it was grey (its one channel
+/// repeated into three).
+pub fn read_pixels(path: &std::path::Path, longer_side: Option<usize>) -> Result<(Tensor, bool)> {
+    let img = crate::data::image::read_image(path)?;
+    if let Some(side) = longer_side {
+        if side == 0 || side > 8192 {
+            return Err(Error::config(
+                "stylize",
+                format!("--size {side} must be 1 to 8192 pixels"),
+            ));
+        }
+    }
+    use crate::data::transforms::{Item, Resize, Transform};
+    let mut item = Item::new(img, crate::data::Target::None)?;
+    if let Some(side) = longer_side {
+        let longer = item.height.max(item.width);
+        let (h, w) = (
+            (item.height * side / longer).max(1),
+            (item.width * side / longer).max(1),
+        );
+        item = Resize::exact(h, w).apply(item, &mut Rng::seed(0))?;
+    }
+    let (channels, height, width) = (item.channels, item.height, item.width);
+    let img = crate::data::Image::new(channels, height, width, item.bytes().clone())?;
+    let grey = img.channels == 1;
+    let plane = img.height * img.width;
+    let values: Vec<f32> = (0..3)
+        .flat_map(|c| {
+            let src = if grey { 0 } else { c };
+            img.data[src * plane..(src + 1) * plane]
+                .iter()
+                .map(|&v| v as f32 / 255.0)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok((
+        Tensor::from_vec(values, &[1, 3, img.height, img.width])?,
+        grey,
+    ))
+}
+
+/// `x` `[1, 3, h, w]` in `[0, 1]` as an RGB picture.
+pub fn to_rgb(x: &Tensor) -> Result<image::RgbImage> {
+    if x.ndim() != 4 || x.dim(0) != 1 || x.dim(1) != 3 {
+        return Err(Error::shape(
+            "to_rgb",
+            format!("expected [1, 3, h, w], got {:?}", x.shape()),
+        ));
+    }
+    let (h, w) = (x.dim(2), x.dim(3));
+    let v = x.to_vec();
+    Ok(image::RgbImage::from_fn(w as u32, h as u32, |c, r| {
+        let at = |k: usize| {
+            (v[(k * h + r as usize) * w + c as usize].clamp(0.0, 1.0) * 255.0).round() as u8
+        };
+        image::Rgb([at(0), at(1), at(2)])
+    }))
+}
+
+/// Content, style and result side by side, each scaled to the result's height, 8 white
+/// pixels apart.
+pub fn side_by_side(content: &Tensor, style: &Tensor, result: &Tensor) -> Result<image::RgbImage> {
+    let h = result.dim(2);
+    let fit = |x: &Tensor| -> Result<Tensor> {
+        let w = (x.dim(3) * h / x.dim(2)).max(1);
+        resize(x, h, w)
+    };
+    let parts = [
+        to_rgb(&fit(content)?)?,
+        to_rgb(&fit(style)?)?,
+        to_rgb(result)?,
+    ];
+    let gap = 8u32;
+    let width = parts.iter().map(|p| p.width()).sum::<u32>() + gap * 2;
+    let mut out = image::RgbImage::from_pixel(width, h as u32, image::Rgb([255, 255, 255]));
+    let mut x0 = 0;
+    for p in &parts {
+        image::imageops::replace(&mut out, p, x0 as i64, 0);
+        x0 += p.width() + gap;
+    }
+    Ok(out)
 }
