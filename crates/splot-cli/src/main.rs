@@ -14,6 +14,7 @@ mod predict;
 mod retrieve;
 mod saliency;
 mod stylize;
+mod stylize_fast;
 mod summary;
 mod train;
 
@@ -71,7 +72,7 @@ enum Command {
     /// The nearest neighbours of a picture in an index, or an index's precision@k and mAP.
     Search(retrieve::SearchArgs),
     /// Paint a picture in the style of another (Gatys et al., over VGG19).
-    Stylize(stylize::StylizeArgs),
+    Stylize(stylize::StylizeCommand),
     /// Test accuracy, per-class accuracy and confusion matrix of a checkpoint (`classify eval`).
     Eval(eval::EvalArgs),
     /// Classify pictures with a checkpoint (`classify predict`).
@@ -111,7 +112,7 @@ fn main() -> ExitCode {
         Command::Finetune(args) => finetune::run(&args),
         Command::Index(args) => retrieve::index(&args),
         Command::Search(args) => retrieve::search_run(&args),
-        Command::Stylize(args) => stylize::run(&args),
+        Command::Stylize(args) => stylize::run_command(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Pad(args) => pad::run(&args),

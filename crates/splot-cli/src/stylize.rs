@@ -16,14 +16,41 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct StylizeCommand {
+    #[command(subcommand)]
+    mode: Option<StylizeMode>,
+    #[command(flatten)]
+    gatys: StylizeArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum StylizeMode {
+    /// Train Johnson et al.'s feed-forward network for one style on a folder of pictures.
+    Train(crate::stylize_fast::TrainArgs),
+    /// Stylise pictures in one pass with a trained feed-forward network.
+    Apply(crate::stylize_fast::ApplyArgs),
+}
+
+pub fn run_command(cmd: &StylizeCommand) -> Result<()> {
+    match &cmd.mode {
+        Some(StylizeMode::Train(a)) => crate::stylize_fast::train(a),
+        Some(StylizeMode::Apply(a)) => crate::stylize_fast::apply(a),
+        None => run(&cmd.gatys),
+    }
+}
+
+#[derive(Args)]
 pub struct StylizeArgs {
     /// The content picture (PNG or JPEG).
-    content: PathBuf,
+    #[arg(required = true)]
+    content: Option<PathBuf>,
     /// The style picture (any size: resized to the content's; grey is made colour).
-    style: PathBuf,
+    #[arg(required = true)]
+    style: Option<PathBuf>,
     /// The picture to write (PNG).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
     /// Evaluations of the loss per scale (L-BFGS iterations or Adam steps).
     #[arg(long, default_value_t = 300)]
     steps: usize,
@@ -80,15 +107,22 @@ fn tagged(out: &Path, tag: &str) -> PathBuf {
     out.with_file_name(format!("{stem}_{tag}.png"))
 }
 
-pub fn run(args: &StylizeArgs) -> Result<()> {
-    if args.model != "vgg19" {
+/// VGG19's features for style transfer: `weights` (torchvision's names; the classifier's
+/// tensors are ignored) or random weights from `seed`; and how it was made, in words.
+pub fn vgg(
+    model: &str,
+    weights: Option<&Path>,
+    max_pool: bool,
+    seed: u64,
+) -> Result<(Vgg19Features, String)> {
+    if model != "vgg19" {
         return Err(Error::config(
             "stylize",
-            format!("--model {}: style transfer uses vgg19", args.model),
+            format!("--model {model}: style transfer uses vgg19"),
         ));
     }
-    let net = Vgg19Features::new(!args.max_pool, args.seed)?;
-    let weights_said = match &args.weights {
+    let net = Vgg19Features::new(!max_pool, seed)?;
+    let said = match weights {
         Some(w) => {
             let (_, report) = load_module_with(w, &net, &LoadOptions::default().non_strict())?;
             if !report.missing.is_empty() {
@@ -99,12 +133,29 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
             }
             format!("weights {}", w.display())
         }
-        None => format!("random weights (seed {})", args.seed),
+        None => format!("random weights (seed {seed})"),
     };
-    let (content, grey_content) = read_pixels(&args.content, Some(args.size))?;
-    let (style, grey_style) = read_pixels(&args.style, None)?;
+    Ok((net, said))
+}
+
+pub fn run(args: &StylizeArgs) -> Result<()> {
+    let (Some(content_path), Some(style_path), Some(out)) = (&args.content, &args.style, &args.out)
+    else {
+        return Err(Error::Parse {
+            what: "stylize",
+            msg: "give CONTENT STYLE --out FILE (or a subcommand: train, apply)".into(),
+        });
+    };
+    let (net, weights_said) = vgg(
+        &args.model,
+        args.weights.as_deref(),
+        args.max_pool,
+        args.seed,
+    )?;
+    let (content, grey_content) = read_pixels(content_path, Some(args.size))?;
+    let (style, grey_style) = read_pixels(style_path, None)?;
     let (h, w) = (content.dim(2), content.dim(3));
-    for (grey, path) in [(grey_content, &args.content), (grey_style, &args.style)] {
+    for (grey, path) in [(grey_content, content_path), (grey_style, style_path)] {
         if grey {
             eprintln!(
                 "{}: grey, its plane repeated into red, green and blue",
@@ -115,7 +166,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
     if (style.dim(2), style.dim(3)) != (h, w) {
         eprintln!(
             "{}: {}×{}, resized to the content's {w}×{h}",
-            args.style.display(),
+            style_path.display(),
             style.dim(3),
             style.dim(2)
         );
@@ -136,8 +187,8 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
     };
     eprintln!(
         "stylizing {} ({w}×{h}) in the style of {} over VGG19 ({weights_said}, {} pooling), {} {} steps per scale, {} scale(s)",
-        args.content.display(),
-        args.style.display(),
+        content_path.display(),
+        style_path.display(),
         if args.max_pool { "max" } else { "average" },
         args.steps,
         if args.optimizer == StyleOptimizer::Lbfgs { "L-BFGS" } else { "Adam" },
@@ -177,7 +228,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
                 } else {
                     format!("step{}", p.step)
                 };
-                save_png(&tagged(&args.out, &tag), &to_rgb(p.image)?)?;
+                save_png(&tagged(out, &tag), &to_rgb(p.image)?)?;
             }
             Ok(())
         })
@@ -189,13 +240,10 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
         Ok(r) => r,
         Err(e) => {
             if let Some(img) = &last_good {
-                save_png(&args.out, &to_rgb(img)?)?;
+                save_png(out, &to_rgb(img)?)?;
                 return Err(Error::config(
                     "stylize",
-                    format!(
-                        "{e}; the last good image is saved as {}",
-                        args.out.display()
-                    ),
+                    format!("{e}; the last good image is saved as {}", out.display()),
                 ));
             }
             return Err(e);
@@ -206,7 +254,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
     } else {
         side_by_side(&content, &style, &result)?
     };
-    save_png(&args.out, &picture)?;
+    save_png(out, &picture)?;
     let first = first.unwrap_or(last);
     println!(
         "style loss {:.4e} → {:.4e} ({:.0}× lower), content loss {:.4e} → {:.4e}, total {:.4e} → {:.4e}; {:.1} s → {}",
@@ -218,7 +266,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
         first[3],
         last[3],
         start.elapsed().as_secs_f64(),
-        args.out.display()
+        out.display()
     );
     Ok(())
 }

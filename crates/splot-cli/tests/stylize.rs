@@ -118,3 +118,65 @@ fn stylize_errors_are_clear() {
     );
     assert!(!out.exists(), "nothing written on error");
 }
+
+#[test]
+fn the_feed_forward_network_learns_and_stylises_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/photos");
+    let o = splot(&[
+        "stylize",
+        "train",
+        "--style",
+        &photo("hubble_deep_field.jpg"),
+        "--data",
+        photos.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--crop",
+        "32",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "3",
+        "--lr",
+        "3e-4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "test_loss").unwrap();
+    let losses: Vec<f64> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 6);
+    assert!(
+        losses[5] < losses[0] / 2.0,
+        "the perceptual loss on held-out crops: {losses:?}"
+    );
+    let out = dir.path().join("astronaut.png");
+    let o = splot(&[
+        "stylize",
+        "apply",
+        run.join("best.safetensors").to_str().unwrap(),
+        &photo("astronaut.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+        "--size",
+        "40",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&out).unwrap().width(), 40 * 2 + 8);
+    // a checkpoint of another kind
+    let o = splot(&[
+        "stylize",
+        "apply",
+        run.join("metrics.csv").to_str().unwrap(),
+        &photo("astronaut.jpg"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+}

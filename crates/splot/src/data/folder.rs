@@ -66,6 +66,34 @@ fn images_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Every image under `root` (recursively, in ImageFolder's order), without targets: a
+/// folder of pictures (style transfer's content images). An empty folder is an error.
+pub fn image_files(root: &Path) -> Result<FileDataset> {
+    if !root.is_dir() {
+        return Err(Error::format(root, "not a directory of pictures"));
+    }
+    let files = images_under(root)?;
+    if files.is_empty() {
+        return Err(Error::format(
+            root,
+            format!("holds no image ({} files)", IMAGE_EXTENSIONS.join(", ")),
+        ));
+    }
+    Ok(FileDataset {
+        entries: files
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| Entry {
+                image,
+                target: EntryTarget::None,
+                id: i as u64,
+            })
+            .collect(),
+        classes: Vec::new(),
+        kind: TargetKind::None,
+    })
+}
+
 /// Reads an ImageFolder directory (see the module documentation).
 pub fn image_folder(root: &Path) -> Result<FileDataset> {
     let classes: Vec<(String, PathBuf)> = read_dir_sorted(root)?

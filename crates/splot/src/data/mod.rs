@@ -35,7 +35,7 @@ pub use batch::{Batch, BatchTargets};
 pub use coco::{coco_captions, coco_instances, CocoFile};
 pub use collate::{pad_tokens, Tokens};
 pub use dataset::ImageDataset;
-pub use folder::{csv_list, image_folder};
+pub use folder::{csv_list, image_files, image_folder};
 pub use idx::IdxArray;
 pub use loader::{Augment, Batches, Loader, LoaderConfig, Skipped};
 pub use mnist::{Mnist, UciDigits, MNIST_MEAN, MNIST_STD};

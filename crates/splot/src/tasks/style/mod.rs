@@ -23,6 +23,8 @@ use crate::ops::resample::{InterpolateConfig, InterpolateMode};
 use crate::optim::{Adam, Lbfgs, LineSearch, Optimizer};
 use crate::tensor::{Rng, Tensor};
 
+pub mod fast;
+
 /// The layers of the style loss (Gatys et al.).
 pub const STYLE_LAYERS: [&str; 5] = ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"];
 /// The layer of the content loss (Gatys et al.).
@@ -188,22 +190,36 @@ pub struct Targets {
 impl Targets {
     /// The targets of `content` and `style` (`[1, 3, h, w]` in `[0, 1]`, any two sizes).
     pub fn new(net: &Vgg19Features, content: &Tensor, style: &Tensor) -> Result<Targets> {
+        let grams = Targets::style_grams(net, style)?;
+        Targets::for_content(net, content, &grams)
+    }
+
+    /// The Gram matrices of `style` `[1, 3, h, w]` at [`STYLE_LAYERS`].
+    pub fn style_grams(net: &Vgg19Features, style: &Tensor) -> Result<Vec<Tensor>> {
+        let taps: Vec<usize> = STYLE_LAYERS
+            .iter()
+            .map(|l| net.index_of(l))
+            .collect::<Result<_>>()?;
+        let _no_grad = crate::NoGradGuard::new();
+        net.taps(style, &taps)?.iter().map(gram).collect()
+    }
+
+    /// The targets of the content images `content` `[n, 3, h, w]` (a batch: each image
+    /// its own content target) and the style's `grams` (from [`Targets::style_grams`]).
+    pub fn for_content(net: &Vgg19Features, content: &Tensor, grams: &[Tensor]) -> Result<Targets> {
         let mut taps: Vec<usize> = STYLE_LAYERS
             .iter()
             .map(|l| net.index_of(l))
             .collect::<Result<_>>()?;
-        let content_tap = net.index_of(CONTENT_LAYER)?;
-        taps.push(content_tap);
-        let _no_grad = crate::NoGradGuard::new();
+        taps.push(net.index_of(CONTENT_LAYER)?);
         let content_at = taps.len() - 1;
-        let c = net.taps(content, &taps)?.swap_remove(content_at);
-        let s = net.taps(style, &taps[..content_at])?;
-        let grams = s.iter().map(gram).collect::<Result<_>>()?;
+        let _no_grad = crate::NoGradGuard::new();
+        let c = net.taps(content, &taps[content_at..])?.swap_remove(0);
         Ok(Targets {
             taps,
             content_at,
             content: c,
-            grams,
+            grams: grams.to_vec(),
         })
     }
 }
@@ -241,7 +257,14 @@ pub fn losses(
     let content = f[targets.content_at].mse_loss(&targets.content)?;
     let mut style: Option<Tensor> = None;
     for ((fl, g), &w) in f.iter().zip(&targets.grams).zip(&weights.layers) {
-        let e = gram(fl)?.mse_loss(g)?.scale(w);
+        let gx = gram(fl)?;
+        // One style for a batch of images: its Gram matrix repeated for each.
+        let g = if g.dim(0) == 1 && gx.dim(0) > 1 {
+            Tensor::concat(&vec![g; gx.dim(0)], 0)?
+        } else {
+            g.clone()
+        };
+        let e = gx.mse_loss(&g)?.scale(w);
         style = Some(match style {
             None => e,
             Some(s) => s.add(&e)?,
@@ -558,18 +581,25 @@ pub fn to_rgb(x: &Tensor) -> Result<image::RgbImage> {
 /// Content, style and result side by side, each scaled to the result's height, 8 white
 /// pixels apart.
 pub fn side_by_side(content: &Tensor, style: &Tensor, result: &Tensor) -> Result<image::RgbImage> {
-    let h = result.dim(2);
-    let fit = |x: &Tensor| -> Result<Tensor> {
-        let w = (x.dim(3) * h / x.dim(2)).max(1);
-        resize(x, h, w)
+    beside(&[content, style, result])
+}
+
+/// Pictures `[1, 3, h, w]` side by side, each scaled to the last one's height, 8 white
+/// pixels apart.
+pub fn beside(pictures: &[&Tensor]) -> Result<image::RgbImage> {
+    let Some(last) = pictures.last() else {
+        return Err(Error::config("beside", "no picture"));
     };
-    let parts = [
-        to_rgb(&fit(content)?)?,
-        to_rgb(&fit(style)?)?,
-        to_rgb(result)?,
-    ];
+    let h = last.dim(2);
+    let parts = pictures
+        .iter()
+        .map(|x| {
+            let w = (x.dim(3) * h / x.dim(2)).max(1);
+            to_rgb(&resize(x, h, w)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let gap = 8u32;
-    let width = parts.iter().map(|p| p.width()).sum::<u32>() + gap * 2;
+    let width = parts.iter().map(|p| p.width()).sum::<u32>() + gap * (parts.len() as u32 - 1);
     let mut out = image::RgbImage::from_pixel(width, h as u32, image::Rgb([255, 255, 255]));
     let mut x0 = 0;
     for p in &parts {
