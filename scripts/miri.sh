@@ -4,14 +4,15 @@
 # under Miri, which reports undefined behaviour in the kernels' `unsafe` code.
 # - Tree Borrows (`-Zmiri-tree-borrows`): Stacked Borrows stops in crossbeam-epoch, rayon's
 #   work-stealing deque (a known report in that crate, not in splot).
-# - Two threads (SPLOT_NUM_THREADS=2), so the disjoint writes from several threads run.
+# - Two threads (SPLOT_NUM_THREADS=2), so the disjoint writes from several threads run;
+#   `-Zmiri-ignore-leaks` because rayon's global pool is never joined at exit.
 # - `-C target-feature=+avx2,+fma`, so the feature-detected FMA/AVX2 paths run, not only the
 #   portable ones (Miri emulates the instructions).
 # The tanh unit test is skipped (4 million values: hours under Miri).
 #   scripts/miri.sh            # needs the nightly toolchain with the miri component
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-disable-isolation"
+export MIRIFLAGS="-Zmiri-tree-borrows -Zmiri-disable-isolation -Zmiri-ignore-leaks"
 export RUSTFLAGS="-C target-feature=+avx2,+fma"
 export SPLOT_NUM_THREADS=2
 export CARGO_TARGET_DIR=target/miri

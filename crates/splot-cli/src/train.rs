@@ -313,7 +313,7 @@ pub fn run_task(args: &TrainArgs, finetune: Option<&Finetune>) -> Result<()> {
     // The whole run inside the thread pool: parallel ops then need no cross-thread wake-up.
     let outcome = splot::run_in_pool(|| {
         fit(
-            task.as_task(),
+            task.as_ref(),
             &config,
             &train_loader,
             &val_loader,

@@ -232,19 +232,15 @@ pub fn prepare(
     Ok((task, prepared))
 }
 
-/// A fine-tuning task: a [`Task`] that is a classifier underneath.
+/// A fine-tuning task: a [`Task`] that is a classifier underneath (`&dyn FinetuneTask`
+/// coerces to the `&dyn Task` that [`crate::train::fit`] takes).
 pub trait FinetuneTask: Task + Send + Sync {
     /// The classifier (network, classes, input).
     fn classify(&self) -> &Classify;
-    /// As a [`Task`] for [`crate::train::fit`].
-    fn as_task(&self) -> &dyn Task;
 }
 
 impl FinetuneTask for Classify {
     fn classify(&self) -> &Classify {
-        self
-    }
-    fn as_task(&self) -> &dyn Task {
         self
     }
 }
@@ -295,9 +291,6 @@ impl Probe {
 impl FinetuneTask for Probe {
     fn classify(&self) -> &Classify {
         &self.classify
-    }
-    fn as_task(&self) -> &dyn Task {
-        self
     }
 }
 
