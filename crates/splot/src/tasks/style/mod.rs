@@ -39,7 +39,7 @@ pub struct Vgg19Features {
 
 impl Vgg19Features {
     /// VGG19's features with weights initialised from `seed` (torchvision's init), max or
-    /// average pooling.
+    /// average pooling; its weights need no gradient (a fixed loss network).
     pub fn new(average_pool: bool, seed: u64) -> Result<Self> {
         let mut rng = Rng::seed(seed);
         let features = vgg::features(19, false, average_pool, &mut rng)?;
@@ -58,6 +58,11 @@ impl Vgg19Features {
                     conv = 0;
                 }
             }
+        }
+        // A fixed loss network: only the pixels (or the network in front of it) learn, so
+        // backward computes no weight gradients here.
+        for p in crate::nn::parameters(&features) {
+            p.tensor.set_requires_grad(false);
         }
         Ok(Vgg19Features { features, names })
     }
