@@ -66,6 +66,9 @@ pub struct StylizeArgs {
     /// γ, the weight of the total variation.
     #[arg(long, default_value_t = 1e-3)]
     tv_weight: f32,
+    /// The weights of the style layers conv1_1, conv2_1, conv3_1, conv4_1, conv5_1.
+    #[arg(long, value_delimiter = ',', default_value = "0.2,0.2,0.2,0.2,0.2")]
+    layer_weights: Vec<f32>,
     /// lbfgs or adam.
     #[arg(long, default_value = "lbfgs")]
     optimizer: StyleOptimizer,
@@ -177,7 +180,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
             content: args.content_weight,
             style: args.style_weight,
             tv: args.tv_weight,
-            ..Default::default()
+            layers: args.layer_weights.clone(),
         },
         optimizer: args.optimizer,
         from_noise: args.from_noise,
