@@ -210,3 +210,82 @@ impl Tensor {
         ))
     }
 }
+
+/// Inner-dimension columns per task of [`Tensor::gram_matrix`]'s forward pass.
+const GRAM_CHUNK: usize = 8192;
+
+impl Tensor {
+    /// Gram matrices of feature maps (style transfer's correlations): for `self`
+    /// `[n, c, h, w]`, `out[i] = F_i·F_iᵀ / (c·h·w)` `[n, c, c]`, `F_i` the `c × hw` matrix
+    /// of image `i`'s maps. The long inner dimension `hw` is split across threads (each
+    /// chunk one GEMM into its own `c × c` sum), since `c × c` is too small an output to
+    /// share. Backward: `∂loss/∂F_i = (g_i + g_iᵀ)·F_i / (c·h·w)`, one GEMM per image.
+    pub fn gram_matrix(&self) -> Result<Tensor> {
+        let &[n, c, h, w] = self.shape() else {
+            return Err(Error::shape(
+                "gram_matrix",
+                format!("features must be [n, c, h, w], not {:?}", self.shape()),
+            ));
+        };
+        let hw = h * w;
+        let scale = 1.0 / (c * hw).max(1) as f32;
+        let mut out = vec![0.0f32; n * c * c];
+        {
+            let f = self.data();
+            for (i, gi) in out.chunks_mut(c * c).enumerate() {
+                let fi = &f[i * c * hw..][..c * hw];
+                let chunks: Vec<usize> = (0..hw).step_by(GRAM_CHUNK).collect();
+                let partial = chunks
+                    .par_iter()
+                    .map(|&k0| {
+                        let len = GRAM_CHUNK.min(hw - k0);
+                        let a = MatRef::strided(&fi[k0..], c, len, hw);
+                        let mut p = vec![0.0f32; c * c];
+                        sgemm_with(a, a.t(), &mut p, false, false);
+                        p
+                    })
+                    .reduce(
+                        || vec![0.0f32; c * c],
+                        |mut a, b| {
+                            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                            a
+                        },
+                    );
+                gi.iter_mut()
+                    .zip(&partial)
+                    .for_each(|(o, p)| *o = p * scale);
+            }
+        }
+        let fc = self.clone();
+        Ok(Tensor::from_op(
+            "gram_matrix",
+            vec![n, c, c],
+            out,
+            &[self],
+            move |g, needs| {
+                let gf = needs[0].then(|| {
+                    let f = fc.data();
+                    let mut gf = vec![0.0f32; n * c * hw];
+                    for i in 0..n {
+                        let gi = &g[i * c * c..][..c * c];
+                        // S = (g + gᵀ)/(c·hw), then ∂F = S·F
+                        let mut s = vec![0.0f32; c * c];
+                        for r in 0..c {
+                            for q in 0..c {
+                                s[r * c + q] = (gi[r * c + q] + gi[q * c + r]) * scale;
+                            }
+                        }
+                        sgemm(
+                            MatRef::row_major(&s, c, c),
+                            MatRef::row_major(&f[i * c * hw..][..c * hw], c, hw),
+                            &mut gf[i * c * hw..][..c * hw],
+                            false,
+                        );
+                    }
+                    gf
+                });
+                Ok(vec![gf])
+            },
+        ))
+    }
+}

@@ -129,17 +129,9 @@ impl Module for Vgg19Features {
 }
 
 /// The Gram matrices of features `f` `[n, c, h, w]`: `G = F·Fᵀ / (c·h·w)` per image, with
-/// `F` the `c × hw` matrix of its maps; `[n, c, c]`.
+/// `F` the `c × hw` matrix of its maps; `[n, c, c]` ([`Tensor::gram_matrix`]).
 pub fn gram(f: &Tensor) -> Result<Tensor> {
-    if f.ndim() != 4 {
-        return Err(Error::shape(
-            "gram",
-            format!("features must be [n, c, h, w], not {:?}", f.shape()),
-        ));
-    }
-    let (n, c, hw) = (f.dim(0), f.dim(1), f.dim(2) * f.dim(3));
-    let m = f.reshape(&[n, c, hw])?;
-    Ok(m.bmm(&m.transpose(1, 2)?)?.scale(1.0 / (c * hw) as f32))
+    f.gram_matrix()
 }
 
 /// Total variation: the mean squared difference of vertically neighbouring pixels plus that
