@@ -93,8 +93,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             ..Default::default()
         },
         crop: args.crop,
-        average_pool: !args.max_pool,
-        vgg_seed: args.seed,
     };
     let task = FastStyle::new(&config, net, options)?;
     let data = std::sync::Arc::new(splot::data::image_files(&args.data)?);

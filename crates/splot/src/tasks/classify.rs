@@ -15,7 +15,7 @@
 use crate::data::image::{IMAGENET_MEAN, IMAGENET_STD};
 use crate::data::loader::{Loader, LoaderConfig};
 use crate::data::mnist::{Mnist, UciDigits, MNIST_MEAN, MNIST_STD};
-use crate::data::transforms::{Augment, Distort, Normalize, Pad, Pipeline, Resize, ToChannels};
+use crate::data::transforms::{Augment, Normalize, Pipeline, Resize, ToChannels};
 use crate::data::{csv_list, image_folder, Batch, Dataset, ImageDataset, Subset};
 use crate::error::{Error, Result};
 use crate::io::Metadata;
@@ -363,12 +363,9 @@ fn planned_digits_pipeline(
     let Some(side) = resize else {
         return digits_pipeline(pad, train);
     };
-    let p = Pipeline::new(Normalize::new(&[MNIST_MEAN], &[MNIST_STD])?)
-        .then(Resize::exact(side, side))?;
-    match augment_of(train) {
-        Some(augment) => p.then(Distort { augment, pad }),
-        None => p.then(Pad { pad }),
-    }
+    Pipeline::new(Normalize::new(&[MNIST_MEAN], &[MNIST_STD])?)
+        .then(Resize::exact(side, side))?
+        .then_distort_or_pad(augment_of(train), pad)
 }
 
 /// Image files of any size and colour for network `model` (input `[c, h, w]`): converted to
@@ -387,14 +384,10 @@ fn files_pipeline(model: &str, input: [usize; 3], train: Option<&TrainConfig>) -
     } else {
         0
     };
-    let p = Pipeline::new(normalize)
+    Pipeline::new(normalize)
         .then(ToChannels(c))?
-        .then(Resize::exact(h - 2 * pad, w - 2 * pad))?;
-    match augment_of(train) {
-        Some(augment) => p.then(Distort { augment, pad }),
-        None if pad > 0 => p.then(Pad { pad }),
-        None => Ok(p),
-    }
+        .then(Resize::exact(h - 2 * pad, w - 2 * pad))?
+        .then_distort_or_pad(augment_of(train), pad)
 }
 
 /// Padding that brings `rows × cols` images to LeNet-5's fixed 32×32 (0 for the zoo

@@ -271,11 +271,16 @@ impl Pipeline {
     /// MNIST's pipeline, that of the first loader: the LeCun distortion onto a canvas padded
     /// by `pad` when `augment` is given, else the padding alone; then `(v/255 − mean)/std`.
     pub fn digits(pad: usize, augment: Option<Augment>, mean: f32, std: f32) -> Result<Pipeline> {
-        let p = Pipeline::new(Normalize::new(&[mean], &[std])?);
+        Pipeline::new(Normalize::new(&[mean], &[std])?).then_distort_or_pad(augment, pad)
+    }
+
+    /// These transforms, then the LeCun distortion onto a canvas padded by `pad` when
+    /// `augment` is given, else the padding alone (nothing when `pad` is 0).
+    pub fn then_distort_or_pad(self, augment: Option<Augment>, pad: usize) -> Result<Pipeline> {
         match augment {
-            Some(augment) => p.then(Distort { augment, pad }),
-            None if pad > 0 => p.then(Pad { pad }),
-            None => Ok(p),
+            Some(augment) => self.then(Distort { augment, pad }),
+            None if pad > 0 => self.then(Pad { pad }),
+            None => Ok(self),
         }
     }
 

@@ -81,10 +81,6 @@ pub struct FastStyleOptions {
     pub weights: LossWeights,
     /// Side of the square training crops.
     pub crop: usize,
-    /// Average pooling in VGG19 (Gatys et al.) rather than max.
-    pub average_pool: bool,
-    /// Seed of VGG19's random weights (when no weights file is loaded into it).
-    pub vgg_seed: u64,
 }
 
 /// The feed-forward stylisation task for the one training loop.
