@@ -40,6 +40,35 @@ pub fn run_command(cmd: &StylizeCommand) -> Result<()> {
     }
 }
 
+/// The weights of the perceptual loss, shared by `splot stylize` and `splot stylize train`.
+#[derive(Args)]
+pub struct LossWeightArgs {
+    /// α, the weight of the content loss.
+    #[arg(long, default_value_t = 1.0)]
+    content_weight: f32,
+    /// β, the weight of the style loss.
+    #[arg(long, default_value_t = 1e6)]
+    style_weight: f32,
+    /// γ, the weight of the total variation.
+    #[arg(long, default_value_t = 1e-3)]
+    tv_weight: f32,
+    /// The weights of the style layers conv1_1, conv2_1, conv3_1, conv4_1, conv5_1.
+    #[arg(long, value_delimiter = ',', default_value = "0.2,0.2,0.2,0.2,0.2")]
+    layer_weights: Vec<f32>,
+}
+
+impl LossWeightArgs {
+    /// As the library's loss weights.
+    pub fn weights(&self) -> LossWeights {
+        LossWeights {
+            content: self.content_weight,
+            style: self.style_weight,
+            tv: self.tv_weight,
+            layers: self.layer_weights.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct StylizeArgs {
     /// The content picture (PNG or JPEG).
@@ -57,18 +86,8 @@ pub struct StylizeArgs {
     /// The content is scaled so that its longer side has this many pixels.
     #[arg(long, default_value_t = 256)]
     size: usize,
-    /// α, the weight of the content loss.
-    #[arg(long, default_value_t = 1.0)]
-    content_weight: f32,
-    /// β, the weight of the style loss.
-    #[arg(long, default_value_t = 1e6)]
-    style_weight: f32,
-    /// γ, the weight of the total variation.
-    #[arg(long, default_value_t = 1e-3)]
-    tv_weight: f32,
-    /// The weights of the style layers conv1_1, conv2_1, conv3_1, conv4_1, conv5_1.
-    #[arg(long, value_delimiter = ',', default_value = "0.2,0.2,0.2,0.2,0.2")]
-    layer_weights: Vec<f32>,
+    #[command(flatten)]
+    loss: LossWeightArgs,
     /// lbfgs or adam.
     #[arg(long, default_value = "lbfgs")]
     optimizer: StyleOptimizer,
@@ -176,12 +195,7 @@ pub fn run(args: &StylizeArgs) -> Result<()> {
     }
     let config = StyleConfig {
         steps: args.steps,
-        weights: LossWeights {
-            content: args.content_weight,
-            style: args.style_weight,
-            tv: args.tv_weight,
-            layers: args.layer_weights.clone(),
-        },
+        weights: args.loss.weights(),
         optimizer: args.optimizer,
         from_noise: args.from_noise,
         seed: args.seed,

@@ -7,7 +7,7 @@ use clap::Args;
 use splot::tasks::style::fast::{
     apply as stylize_once, transformer_net, FastStyle, FastStyleOptions, MODEL,
 };
-use splot::tasks::style::{beside, read_pixels, to_rgb, LossWeights};
+use splot::tasks::style::{beside, read_pixels, to_rgb};
 use splot::train::{fit, read_checkpoint, Event, OptimizerKind, Outcome, RunFiles, TrainConfig};
 use splot::viz::save_png;
 use splot::{Error, Result, Rng};
@@ -38,13 +38,8 @@ pub struct TrainArgs {
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f32,
-    /// α, β, γ as in `splot stylize`.
-    #[arg(long, default_value_t = 1.0)]
-    content_weight: f32,
-    #[arg(long, default_value_t = 1e6)]
-    style_weight: f32,
-    #[arg(long, default_value_t = 1e-3)]
-    tv_weight: f32,
+    #[command(flatten)]
+    loss: crate::stylize::LossWeightArgs,
     /// VGG19's weights (default: random from --seed).
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -86,12 +81,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let options = FastStyleOptions {
         style,
         style_name: args.style.display().to_string(),
-        weights: LossWeights {
-            content: args.content_weight,
-            style: args.style_weight,
-            tv: args.tv_weight,
-            ..Default::default()
-        },
+        weights: args.loss.weights(),
         crop: args.crop,
     };
     let task = FastStyle::new(&config, net, options)?;
