@@ -52,17 +52,8 @@ fn write_mixed_folder(dir: &Path, set: &ImageDataset, n: usize) {
 
 /// The `test_accuracy` of the last row of a run's metrics.csv.
 fn test_accuracy(run: &Path) -> f64 {
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "test_accuracy").unwrap();
-    csv.lines()
-        .last()
-        .unwrap()
-        .split(',')
-        .nth(col)
-        .unwrap()
-        .parse()
-        .unwrap()
+    let rows = splot::train::read_metrics(&run.join("metrics.csv")).unwrap();
+    rows.last().unwrap().get("test_accuracy").unwrap()
 }
 
 #[test]

@@ -143,13 +143,10 @@ fn the_feed_forward_network_learns_and_stylises_in_one_pass() {
         "3e-4",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "test_loss").unwrap();
-    let losses: Vec<f64> = metrics
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+    let losses: Vec<f64> = splot::train::read_metrics(&run.join("metrics.csv"))
+        .unwrap()
+        .iter()
+        .map(|m| m.get("test_loss").unwrap())
         .collect();
     assert_eq!(losses.len(), 6);
     assert!(

@@ -67,19 +67,10 @@ fn source() -> &'static Path {
     Box::leak(Box::new(dir.path().join("mnist/last.safetensors")))
 }
 
-/// The last epoch's test accuracy of a run.
+/// The last epoch's test accuracy of a run (its metrics.csv, read as the loop writes it).
 fn accuracy(run: &Path) -> f64 {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "test_accuracy").unwrap();
-    text.lines()
-        .last()
-        .unwrap()
-        .split(',')
-        .nth(col)
-        .unwrap()
-        .parse()
-        .unwrap()
+    let rows = splot::train::read_metrics(&run.join("metrics.csv")).unwrap();
+    rows.last().unwrap().get("test_accuracy").unwrap()
 }
 
 fn tensors(path: &Path) -> Vec<(String, Tensor)> {
@@ -213,8 +204,8 @@ fn a_probe_trains_only_the_head_and_train_from_freezes_what_is_below() {
     );
     // Resumed, the run keeps its freezing schedule (stored in the checkpoint's config).
     ok(&["finetune", "--resume", s(&top), "--epochs", "5"]);
-    let text = std::fs::read_to_string(top.join("metrics.csv")).unwrap();
-    assert_eq!(text.lines().count(), 6, "{text}");
+    let rows = splot::train::read_metrics(&top.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 5, "5 epochs after resuming");
     let got = tensors(&top.join("last.safetensors"));
     assert_eq!(
         tensor(&got, "model.c1.weight"),
