@@ -86,34 +86,24 @@ fn check(xshape: [usize; 4], wshape: [usize; 4], stride: usize, pad: usize, seed
         "⟨∇, (x, w)⟩ = {euler}, 2L = {}",
         2.0 * l
     );
-    // dL/dx in a random direction e: L(x + e, w) − L(x, w) = ⟨dL/dx, e⟩ exactly (linear in x).
+    // dL/dx and dL/dw in random directions e: L is linear in each argument, so
+    // L(x + e, w) − L(x, w) = ⟨dL/dx, e⟩ and L(x, w + e) − L(x, w) = ⟨dL/dw, e⟩ exactly.
+    let loss_at = |x: &Tensor, w: &Tensor| -> f64 {
+        let (y, _) = naive(x, w, stride, pad);
+        y.iter().zip(g.to_vec()).map(|(a, b)| a * b as f64).sum()
+    };
     let e = Tensor::randn(&xshape, 0.0, 1.0, &mut rng);
-    let xe = Tensor::from_vec(
-        x.to_vec()
-            .iter()
-            .zip(e.to_vec())
-            .map(|(a, b)| a + b)
-            .collect(),
-        &xshape,
-    )
-    .unwrap();
-    let (ye, _) = naive(&xe, &w, stride, pad);
-    let le: f64 = ye.iter().zip(g.to_vec()).map(|(a, b)| a * b as f64).sum();
-    assert!((le - l - dot(&gx, &e.to_vec())).abs() <= tol, "dL/dx");
-    // dL/dw likewise.
+    let xe = splot::no_grad(|| x.add(&e)).unwrap();
+    assert!(
+        (loss_at(&xe, &w) - l - dot(&gx, &e.to_vec())).abs() <= tol,
+        "dL/dx"
+    );
     let e = Tensor::randn(&wshape, 0.0, 0.3, &mut rng);
-    let we = Tensor::from_vec(
-        w.to_vec()
-            .iter()
-            .zip(e.to_vec())
-            .map(|(a, b)| a + b)
-            .collect(),
-        &wshape,
-    )
-    .unwrap();
-    let (ye, _) = naive(&x, &we, stride, pad);
-    let le: f64 = ye.iter().zip(g.to_vec()).map(|(a, b)| a * b as f64).sum();
-    assert!((le - l - dot(&gw, &e.to_vec())).abs() <= tol, "dL/dw");
+    let we = splot::no_grad(|| w.add(&e)).unwrap();
+    assert!(
+        (loss_at(&x, &we) - l - dot(&gw, &e.to_vec())).abs() <= tol,
+        "dL/dw"
+    );
 }
 
 #[test]

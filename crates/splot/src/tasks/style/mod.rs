@@ -94,10 +94,14 @@ impl Vgg19Features {
     /// `[0, 1]` (normalised here with ImageNet's mean and deviation), running the network
     /// only as far as the deepest tap.
     pub fn taps(&self, pixels: &Tensor, taps: &[usize]) -> Result<Vec<Tensor>> {
-        let mean = Tensor::from_vec(IMAGENET_MEAN.iter().map(|m| -m / 1.0).collect(), &[3])?;
-        let inv = Tensor::from_vec(IMAGENET_STD.iter().map(|s| 1.0 / s).collect(), &[3])?;
         // (x − mean)/std = x·(1/std) + (−mean/std)
-        let shift = mean.mul(&inv)?;
+        let inv = Tensor::from_vec(IMAGENET_STD.iter().map(|s| 1.0 / s).collect(), &[3])?;
+        let shift = IMAGENET_MEAN
+            .iter()
+            .zip(&IMAGENET_STD)
+            .map(|(m, s)| -m / s)
+            .collect();
+        let shift = Tensor::from_vec(shift, &[3])?;
         let mut h = pixels.channel_affine(&inv, &shift)?;
         let deepest = taps.iter().copied().max().unwrap_or(0);
         let mut out = vec![None; taps.len()];
