@@ -13,6 +13,7 @@ mod plot;
 mod predict;
 mod retrieve;
 mod saliency;
+mod segment;
 mod stylize;
 mod stylize_fast;
 mod summary;
@@ -94,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         mode: caption::Mode,
     },
+    /// Semantic segmentation: `splot segment train|eval|predict`.
+    Segment {
+        #[command(subcommand)]
+        mode: segment::Mode,
+    },
     /// Make splot's offline data sets (`data scenes`: digit scenes in VOC and COCO layouts).
     Data(data::DataArgs),
 }
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::run(&args),
         Command::Data(args) => data::run(&args),
         Command::Caption { mode } => caption::run(&mode),
+        Command::Segment { mode } => segment::run(&mode),
     };
     match result {
         Ok(()) => {

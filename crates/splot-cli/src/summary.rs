@@ -2,6 +2,7 @@
 
 use clap::Args;
 use splot::nn::{format_summary, summary};
+use splot::tasks::segment;
 use splot::viz::diagram::summary_svg;
 use splot::viz::{is_svg, save_text};
 use splot::{Error, Result};
@@ -10,7 +11,9 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct SummaryArgs {
     /// The network: lenet5, lenet5-relu, alexnet, alexnet-paper, vgg11…vgg19 (and _bn),
-    /// googlenet, googlenet-aux, resnet18…resnet152, resnet20…resnet110, plain18…plain110.
+    /// googlenet, googlenet-aux, resnet18…resnet152, resnet20…resnet110, plain18…plain110;
+    /// segmentation networks: fcn32s, fcn16s, fcn8s (and -small), fcn_resnet50,
+    /// fcn_resnet101, multiscale (21 classes; the small ones take one channel).
     model: String,
     /// Input size as C×H×W (or CxHxW); default: what the network was designed for.
     #[arg(long)]
@@ -51,6 +54,9 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
             });
         }
     }
+    if segment::NAMES.contains(&args.model.as_str()) {
+        return segmentation(args);
+    }
     let (net, default_input) = splot::models::build(&args.model, 0.0, 0)?;
     let input = match &args.input {
         Some(text) => parse_input_shape(text)?,
@@ -62,5 +68,40 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
         save_text(path, &summary_svg(&net, &input)?)?;
         println!("diagram → {}", path.display());
     }
+    Ok(())
+}
+
+/// A segmentation network's summary: every layer its forward pass runs, in order (a
+/// network of skips and scales is not a chain). No diagram: the boxes-and-arrows drawing
+/// is of chains.
+fn segmentation(args: &SummaryArgs) -> Result<()> {
+    if args.out.is_some() {
+        return Err(Error::Parse {
+            what: "--out",
+            msg: format!(
+                "{} is not a chain of layers; its diagram cannot be drawn",
+                args.model
+            ),
+        });
+    }
+    let small = args.model.ends_with("-small") || args.model == "multiscale";
+    let mut spec = segment::ModelSpec {
+        name: args.model.clone(),
+        classes: 21,
+        channels: if small { 1 } else { 3 },
+        aux: args.model.starts_with("fcn_resnet"),
+        dropout: 0.0,
+        seed: 0,
+    };
+    let input = match &args.input {
+        Some(text) => parse_input_shape(text)?,
+        None => segment::model::default_input(&spec).to_vec(),
+    };
+    if small {
+        spec.channels = input[0];
+    }
+    let net = segment::build(&spec)?;
+    let rows = segment::model::summary(net.as_ref(), &input)?;
+    print!("{}", format_summary(&rows, &input));
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use super::dataset::ImageDataset;
 use super::image::{read_image, read_mask};
-use super::sample::{Boxes, Image, Sample, Target, TargetKind};
+use super::sample::{Boxes, Image, Sample, Target, TargetKind, IGNORE_INDEX};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -101,6 +101,21 @@ impl Dataset for FileDataset {
                             entry.image.display(),
                             image.width,
                             image.height
+                        ),
+                    ));
+                }
+                let classes = self.classes.len();
+                let outside = |&v: &u8| v as usize >= classes && v != IGNORE_INDEX;
+                if let Some(at) = mask.data.iter().position(outside).filter(|_| classes > 0) {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "mask value {} at row {}, column {} is not a class: the data has {} classes (0 to {}) and 255 marks ignored pixels",
+                            mask.data[at],
+                            at / mask.width,
+                            at % mask.width,
+                            self.classes.len(),
+                            self.classes.len().saturating_sub(1)
                         ),
                     ));
                 }

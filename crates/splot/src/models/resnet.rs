@@ -186,7 +186,23 @@ fn conv_no_bias(
     stride: usize,
     rng: &mut Rng,
 ) -> Result<Conv2d> {
-    let cfg = Conv2dConfig::new().stride(stride).padding(k / 2);
+    dilated_conv(c_in, c_out, k, stride, 1, rng)
+}
+
+/// [`conv_no_bias`] with dilation `d` and padding `d·⌊k/2⌋` (the output keeps the size
+/// of a stride-`stride` convolution, as torchvision's `conv3x3(…, dilation)`).
+fn dilated_conv(
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    d: usize,
+    rng: &mut Rng,
+) -> Result<Conv2d> {
+    let cfg = Conv2dConfig::new()
+        .stride(stride)
+        .padding(d * (k / 2))
+        .dilation(d);
     let mut conv = Conv2d::new(c_in, c_out, [k, k], cfg, rng)?.without_bias();
     let shape = conv.weight.shape().to_vec();
     let std = (2.0 / fans(&shape).1 as f32).sqrt();
@@ -206,6 +222,27 @@ impl ResidualBlock {
         shortcut: Shortcut,
         rng: &mut Rng,
     ) -> Result<Self> {
+        Self::dilated(kind, c_in, planes, stride, 1, shortcut, rng)
+    }
+
+    /// [`ResidualBlock::new`] with the 3×3 convolution of a bottleneck dilated by
+    /// `dilation` (padding = dilation). Errors: a basic block with dilation above 1, which
+    /// torchvision does not build either.
+    pub fn dilated(
+        kind: BlockKind,
+        c_in: usize,
+        planes: usize,
+        stride: usize,
+        dilation: usize,
+        shortcut: Shortcut,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        if dilation == 0 || (kind == BlockKind::Basic && dilation > 1) {
+            return Err(Error::config(
+                "ResNet",
+                format!("dilation {dilation} is not supported in a {kind:?} block (bottleneck blocks only, as in torchvision)"),
+            ));
+        }
         let bn = |c| BatchNorm::new_2d(c);
         let layers = match kind {
             BlockKind::Basic => vec![
@@ -214,7 +251,10 @@ impl ResidualBlock {
             ],
             BlockKind::Bottleneck => vec![
                 (conv_no_bias(c_in, planes, 1, 1, rng)?, bn(planes)?),
-                (conv_no_bias(planes, planes, 3, stride, rng)?, bn(planes)?),
+                (
+                    dilated_conv(planes, planes, 3, stride, dilation, rng)?,
+                    bn(planes)?,
+                ),
                 (
                     conv_no_bias(planes, 4 * planes, 1, 1, rng)?,
                     bn(4 * planes)?,
@@ -342,11 +382,29 @@ fn stage(
     style: ShortcutStyle,
     rng: &mut Rng,
 ) -> Result<(Sequential, usize)> {
+    dilated_stage(kind, c_in, planes, blocks, stride, [1, 1], style, rng)
+}
+
+/// [`stage`] whose first block's 3×3 convolution is dilated by `dilation[0]` and the
+/// others' by `dilation[1]` (torchvision's `_make_layer` with `dilate`: the previous
+/// dilation, then the new one).
+#[allow(clippy::too_many_arguments)]
+fn dilated_stage(
+    kind: BlockKind,
+    c_in: usize,
+    planes: usize,
+    blocks: usize,
+    stride: usize,
+    dilation: [usize; 2],
+    style: ShortcutStyle,
+    rng: &mut Rng,
+) -> Result<(Sequential, usize)> {
     let c_out = planes * kind.expansion();
     let mut seq = Sequential::new();
     let mut c = c_in;
     for b in 0..blocks {
         let s = if b == 0 { stride } else { 1 };
+        let d = if b == 0 { dilation[0] } else { dilation[1] };
         let reshapes = s != 1 || c != c_out;
         let shortcut = match style {
             ShortcutStyle::Plain => Shortcut::None,
@@ -363,7 +421,9 @@ fn stage(
                 })?,
             }),
         };
-        seq = seq.push(ResidualBlock::new(kind, c, planes, s, shortcut, rng)?);
+        seq = seq.push(ResidualBlock::dilated(
+            kind, c, planes, s, d, shortcut, rng,
+        )?);
         c = c_out;
     }
     Ok((seq, c_out))
@@ -384,18 +444,52 @@ pub fn resnet(
     num_classes: usize,
     rng: &mut Rng,
 ) -> Result<Sequential> {
+    let c = 512 * kind.expansion();
+    Ok(trunk(kind, blocks, plain, [false; 3], rng)?
+        .push_named("avgpool", Pool::AdaptiveAvg([1, 1])) //      [n, 512·e, 1, 1]
+        .push_named("flatten", Flatten::default()) //             [n, 512·e]
+        .push_named("fc", Linear::new(c, num_classes, rng)?)) //  [n, num_classes]
+}
+
+/// The convolutional trunk of an ImageNet ResNet, `conv1` … `layer4` (output
+/// `512·expansion` channels), with torchvision's `replace_stride_with_dilation`: where
+/// `dilate[i]` is set, stage `i + 2` keeps the resolution (stride 1) and multiplies the
+/// dilation by 2 instead, so the output stride is 32 / 2^(dilated stages). Segmentation
+/// backbones (`fcn_resnet50`) dilate layers 3 and 4: `[false, true, true]`, stride 8.
+/// Errors: dilation in a network of basic blocks.
+pub fn trunk(
+    kind: BlockKind,
+    blocks: [usize; 4],
+    plain: bool,
+    dilate: [bool; 3],
+    rng: &mut Rng,
+) -> Result<Sequential> {
     let style = if plain {
         ShortcutStyle::Plain
     } else {
         ShortcutStyle::Projection
     };
     let conv1 = conv_no_bias(3, 64, 7, 2, rng)?; // 7×7, stride 2, padding 3
-    let (layer1, c) = stage(kind, 64, 64, blocks[0], 1, style, rng)?;
-    let (layer2, c) = stage(kind, c, 128, blocks[1], 2, style, rng)?;
-    let (layer3, c) = stage(kind, c, 256, blocks[2], 2, style, rng)?;
-    let (layer4, c) = stage(kind, c, 512, blocks[3], 2, style, rng)?;
-    let e = kind.expansion();
-    debug_assert_eq!(c, 512 * e);
+    let (layer1, mut c) = stage(kind, 64, 64, blocks[0], 1, style, rng)?;
+    let mut dilation = 1;
+    let mut layers = Vec::new();
+    for (i, planes) in [128, 256, 512].into_iter().enumerate() {
+        let previous = dilation;
+        let stride = if dilate[i] {
+            dilation *= 2;
+            1
+        } else {
+            2
+        };
+        let d = [previous, dilation];
+        let (layer, c_out) = dilated_stage(kind, c, planes, blocks[i + 1], stride, d, style, rng)?;
+        layers.push(layer);
+        c = c_out;
+    }
+    debug_assert_eq!(c, 512 * kind.expansion());
+    let [layer2, layer3, layer4]: [Sequential; 3] = layers
+        .try_into()
+        .map_err(|_| Error::config("ResNet", "three stages"))?;
     let maxpool = Pool2dConfig::new(3).stride(2).padding(1);
     Ok(Sequential::new()
         .push_named("conv1", conv1) //                            [n, 64, 112, 112]
@@ -405,10 +499,7 @@ pub fn resnet(
         .push_named("layer1", layer1) //                          [n, 64·e, 56, 56]
         .push_named("layer2", layer2) //                          [n, 128·e, 28, 28]
         .push_named("layer3", layer3) //                          [n, 256·e, 14, 14]
-        .push_named("layer4", layer4) //                          [n, 512·e, 7, 7]
-        .push_named("avgpool", Pool::AdaptiveAvg([1, 1])) //      [n, 512·e, 1, 1]
-        .push_named("flatten", Flatten::default()) //             [n, 512·e]
-        .push_named("fc", Linear::new(c, num_classes, rng)?)) //  [n, num_classes]
+        .push_named("layer4", layer4)) //                         [n, 512·e, 7, 7]
 }
 
 /// The paper's CIFAR-10 ResNet-(6n+2) with `n` basic blocks per stage, option A

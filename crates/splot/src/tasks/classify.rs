@@ -306,6 +306,18 @@ pub(crate) fn build_loader(
     batch_size: usize,
     train: Option<&TrainConfig>,
 ) -> Result<Loader> {
+    build_loader_with(data, pipeline, batch_size, train, false)
+}
+
+/// [`build_loader`], padding each batch's images to the largest when `pad_to_largest`
+/// (images of several sizes, as segmentation evaluates them).
+pub(crate) fn build_loader_with(
+    data: Arc<dyn Dataset>,
+    pipeline: Pipeline,
+    batch_size: usize,
+    train: Option<&TrainConfig>,
+    pad_to_largest: bool,
+) -> Result<Loader> {
     Loader::with_pipeline(
         data,
         pipeline,
@@ -315,6 +327,7 @@ pub(crate) fn build_loader(
             seed: train.map_or(0, |c| c.seed),
             drop_last: false,
             skip_bad: train.is_some_and(|c| c.skip_bad),
+            pad_to_largest,
             ..Default::default()
         },
     )

@@ -14,7 +14,8 @@ const LINE: u32 = 22;
 /// Side of one attention tile.
 const TILE: u32 = 96;
 
-fn to_rgb(image: &Image) -> RgbImage {
+/// The image as RGB (grey repeated).
+pub(crate) fn to_rgb(image: &Image) -> RgbImage {
     let (w, h) = (image.width as u32, image.height as u32);
     let c = image.channels;
     RgbImage::from_fn(w, h, |x, y| {
