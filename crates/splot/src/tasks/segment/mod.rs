@@ -156,8 +156,7 @@ impl Segment {
 
     fn with_model(model: Box<dyn Segmenter>, options: &SegmentOptions) -> Result<Segment> {
         if let Some(w) = &options.class_weights {
-            if w.len() != options.class_names.len()
-                || w.iter().any(|v| !(*v >= 0.0) || !v.is_finite())
+            if w.len() != options.class_names.len() || w.iter().any(|v| !v.is_finite() || *v < 0.0)
             {
                 return Err(Error::config(
                     "segment",

@@ -6,16 +6,21 @@
 //! - Pyramid: `G₀ = x`, `G₁`, `G₂` by 2×2 average pooling; the bands are
 //!   `L₀ = G₀ − up(G₁)`, `L₁ = G₁ − up(G₂)` (bilinear) and `L₂ = G₂`, so the finest scale
 //!   sees edges and the coarsest the image's low frequencies.
-//! - Shared network (`features`): three stages of 7×7 convolutions (16, 64, 128
-//!   channels; the paper's third has 256) with group norm (8 channels a group) and ReLU
-//!   (the paper: tanh), the first two followed by 2×2 max pooling, so features are at stride 4 of their scale
-//!   and a feature at scale s sees 46·2^s input pixels. Group norm rather than batch
-//!   norm: the three scales share the layers but not their statistics, and a per-image
-//!   normalisation is the same in training and evaluation.
+//! - Shared network (`stem`, then `features`): three stages of 7×7 convolutions (16, 64,
+//!   128 channels; the paper's third has 256) with group norm (8 channels a group) and
+//!   ReLU (the paper: tanh), the first two followed by 2×2 max pooling, so features are at
+//!   stride 4 of their scale and a feature at scale s sees 46·2^s input pixels. Group norm
+//!   rather than batch norm: the three scales share the layers but not their statistics,
+//!   and a per-image normalisation is the same in training and evaluation.
 //! - Classifier (`classifier`): two 1×1 convolutions (a two-layer perceptron per pixel,
 //!   384 → 256 → classes) with dropout, on the concatenated 3·128 features; the scores
 //!   are upsampled bilinearly to the input's size.
-
+//! - Refinement (`refine`, our addition): the paper sharpens its stride-4 labels with
+//!   superpixels or a CRF, which are not a network; here a 3×3 convolution (32 channels,
+//!   group norm, ReLU) and a 1×1 convolution read the upsampled scores beside the finest
+//!   scale's full-resolution `stem` features and *add* a correction to the scores. The
+//!   correction's last layer starts at zero, so the untrained network is the paper's; it
+//!   lets one-pixel strokes be labelled at one-pixel precision.
 use super::model::{Heads, Segmenter, Step};
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Conv2d, Dropout, GroupNorm, Mode, Module, Pool, Sequential, Upsample};
@@ -30,33 +35,40 @@ pub const SCALES: usize = 3;
 pub const WIDTHS: [usize; 3] = [16, 64, 128];
 /// Hidden units of the per-pixel classifier.
 pub const HIDDEN: usize = 256;
+/// Channels of the full-resolution refinement.
+pub const REFINE: usize = 32;
 
 /// Farabet's multi-scale network.
 pub struct MultiScale {
+    stem: Sequential,
     features: Sequential,
     classifier: Sequential,
+    refine: Sequential,
     classes: usize,
     channels: usize,
+}
+
+/// A 7×7 convolution without bias, group norm and ReLU: one stage of the shared network.
+fn stage(c_in: usize, c_out: usize, rng: &mut Rng) -> Result<Sequential> {
+    Ok(Sequential::new()
+        .push(Conv2d::new(c_in, c_out, [7, 7], Conv2dConfig::new().padding(3), rng)?.without_bias())
+        .push(GroupNorm::new(c_out / 8, c_out)?)
+        .push(Activation::ReLU))
 }
 
 impl MultiScale {
     /// The network for `channels`-channel images and `classes`, dropout `p` in the
     /// classifier.
     pub fn new(channels: usize, classes: usize, p: f32, rng: &mut Rng) -> Result<MultiScale> {
+        let pool = || Pool::Max(Pool2dConfig::new(2).stride(2).ceil_mode(true));
+        let stem = stage(channels, WIDTHS[0], rng)?;
         let mut features = Sequential::new();
-        let mut c = channels;
-        for (i, &w) in WIDTHS.iter().enumerate() {
+        for i in 1..WIDTHS.len() {
             features = features
-                .push(
-                    Conv2d::new(c, w, [7, 7], Conv2dConfig::new().padding(3), rng)?.without_bias(),
-                )
-                .push(GroupNorm::new(w / 8, w)?)
-                .push(Activation::ReLU);
-            if i + 1 < WIDTHS.len() {
-                features = features.push(Pool::Max(Pool2dConfig::new(2).stride(2).ceil_mode(true)));
-            }
-            c = w;
+                .push(pool())
+                .push(stage(WIDTHS[i - 1], WIDTHS[i], rng)?);
         }
+        let c = WIDTHS[WIDTHS.len() - 1];
         let classifier = Sequential::new()
             .push(Conv2d::new(
                 SCALES * c,
@@ -74,13 +86,29 @@ impl MultiScale {
                 Conv2dConfig::new(),
                 rng,
             )?);
+        let mut correction = Conv2d::new(REFINE, classes, [1, 1], Conv2dConfig::new(), rng)?;
+        correction.weight = Tensor::zeros(&[classes, REFINE, 1, 1]).with_grad();
+        correction.bias = Some(Tensor::zeros(&[classes]).with_grad());
+        let refine = Sequential::new()
+            .push(stage3(classes + WIDTHS[0], REFINE, rng)?)
+            .push(correction);
         Ok(MultiScale {
+            stem,
             features,
             classifier,
+            refine,
             classes,
             channels,
         })
     }
+}
+
+/// A 3×3 convolution without bias, group norm and ReLU: the refinement's hidden layer.
+fn stage3(c_in: usize, c_out: usize, rng: &mut Rng) -> Result<Sequential> {
+    Ok(Sequential::new()
+        .push(Conv2d::new(c_in, c_out, [3, 3], Conv2dConfig::new().padding(1), rng)?.without_bias())
+        .push(GroupNorm::new(c_out / 8, c_out)?)
+        .push(Activation::ReLU))
 }
 
 /// `x` resized bilinearly to `h × w` (`align_corners=False`).
@@ -122,8 +150,11 @@ impl Segmenter for MultiScale {
         let (h, w) = (x.dim(2), x.dim(3));
         let bands = laplacian_pyramid(x)?;
         let mut maps = Vec::with_capacity(SCALES);
+        let mut fine = None;
         for band in &bands {
-            maps.push(step("features", &self.features, band)?);
+            let f = step("stem", &self.stem, band)?;
+            maps.push(step("features", &self.features, &f)?);
+            fine.get_or_insert(f);
         }
         let (fh, fw) = (maps[0].dim(2), maps[0].dim(3));
         let up = Upsample(InterpolateConfig::size(fh, fw).bilinear(false));
@@ -134,11 +165,14 @@ impl Segmenter for MultiScale {
         let refs: Vec<&Tensor> = aligned.iter().collect();
         let f = Tensor::concat(&refs, 1)?;
         let s = step("classifier", &self.classifier, &f)?;
-        let out = step(
+        let scores = step(
             "upsample",
             &Upsample(InterpolateConfig::size(h, w).bilinear(false)),
             &s,
         )?;
+        let fine = fine.expect("SCALES > 0");
+        let both = Tensor::concat(&[&scores, &fine], 1)?;
+        let out = scores.add(&step("refine", &self.refine, &both)?)?;
         Ok(Heads { out, aux: None })
     }
     fn classes(&self) -> usize {
@@ -158,8 +192,10 @@ impl Module for MultiScale {
     }
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![
+            ("stem".into(), &self.stem),
             ("features".into(), &self.features),
             ("classifier".into(), &self.classifier),
+            ("refine".into(), &self.refine),
         ]
     }
 }
